@@ -1,0 +1,37 @@
+/**
+ * The two kinds of failure that end a tappet command. Protocol outcomes (a
+ * bad tag, a replay, a runt) are not errors: they are counted and dropped.
+ *
+ * @module
+ */
+
+/**
+ * A failure the user can act on. `message` is one line that names the file,
+ * value or interface, says what is wrong and what to do. The CLI prints it
+ * after `tappet: ` and exits with `exitCode`; it never prints a stack trace.
+ */
+export class UserError extends Error {
+  /** Process exit status: 2 for a usage error, 1 for everything else. */
+  readonly exitCode: number;
+
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super(message, { cause: options?.cause });
+    this.name = "UserError";
+    this.exitCode = options?.exitCode ?? 1;
+  }
+}
+
+/** A failed system call made through FFI: the call's name and errno. */
+export class OsError extends Error {
+  /** The call that failed, e.g. `ioctl(TUNSETIFF)`. */
+  readonly syscall: string;
+  /** errno as the kernel returned it. */
+  readonly errno: number;
+
+  constructor(syscall: string, errno: number, text: string) {
+    super(`${syscall}: ${text}`);
+    this.name = "OsError";
+    this.syscall = syscall;
+    this.errno = errno;
+  }
+}

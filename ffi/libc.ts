@@ -1,0 +1,228 @@
+/**
+ * glibc through `Deno.dlopen`: the system calls tappet makes itself (the TAP
+ * device, poll, socket options, clock).
+ *
+ * Every symbol of libc that tappet uses is declared here, once, with its C
+ * prototype. Callers use the typed wrappers below and never see a raw
+ * pointer. The library is opened on first use, not at import time.
+ *
+ * Conventions that keep the per-packet path cheap (see MEASURED facts in the
+ * README's design notes):
+ * - `read`/`write`/`recvmmsg`/`sendmmsg` results are declared `i32`: an
+ *   `isize` result always comes back as a BigInt.
+ * - `size_t` parameters are `usize` and take a BigInt; `big()` (./big.ts) gives
+ *   cached BigInts for lengths, so the hot path allocates nothing.
+ * - errno is read right after a synchronous call, on the same thread. It is
+ *   meaningless after a `nonblocking` call, which runs on another thread.
+ *
+ * @module
+ */
+
+import { OsError } from "../errors.ts";
+export { big } from "./big.ts";
+
+const SYMBOLS = {
+  /** int open(const char *path, int flags, mode_t mode) */
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  /** int close(int fd) */
+  close: { parameters: ["i32"], result: "i32" },
+  /** ssize_t read(int fd, void *buf, size_t count) */
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  /** ssize_t write(int fd, const void *buf, size_t count) */
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  /** int ioctl(int fd, unsigned long request, void *arg): variadic in C; this
+   * fixed signature is correct on x86-64 and aarch64 Linux. */
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** int fcntl(int fd, int cmd, int arg) */
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** int pipe2(int fds[2], int flags) */
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  /** int poll(struct pollfd *fds, nfds_t nfds, int timeout_ms), run on a
+   * worker thread: used only to wait, never per packet. */
+  poll: {
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int poll(...), synchronous: for a timeout of 0 only. */
+  poll_now: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+  },
+  /** int *__errno_location(void): the calling thread's errno. */
+  __errno_location: { parameters: [], result: "pointer" },
+  /** char *strerror(int errnum) */
+  strerror: { parameters: ["i32"], result: "pointer" },
+  /** int clock_gettime(clockid_t clk, struct timespec *ts) */
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  /** unsigned int if_nametoindex(const char *ifname) */
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  /** uid_t geteuid(void) */
+  geteuid: { parameters: [], result: "u32" },
+  /** int socket(int domain, int type, int protocol) */
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** int connect(int fd, const struct sockaddr *addr, socklen_t len) */
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int bind(int fd, const struct sockaddr *addr, socklen_t len) */
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int getsockname(int fd, struct sockaddr *addr, socklen_t *len) */
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  /** int setsockopt(int fd, int level, int name, const void *val, socklen_t len) */
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  /** int getsockopt(int fd, int level, int name, void *val, socklen_t *len) */
+  getsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** Constants from the Linux UAPI and glibc headers named beside each. */
+export const C = {
+  // <asm-generic/fcntl.h>
+  O_RDWR: 0o2,
+  O_NONBLOCK: 0o4000,
+  O_CLOEXEC: 0o2000000,
+  F_GETFL: 3,
+  F_SETFL: 4,
+  // <poll.h>
+  POLLIN: 0x1,
+  POLLOUT: 0x4,
+  POLLERR: 0x8,
+  POLLHUP: 0x10,
+  POLLNVAL: 0x20,
+  // <time.h>
+  CLOCK_MONOTONIC: 1,
+  // <sys/socket.h>, <netinet/in.h>
+  AF_INET: 2,
+  AF_INET6: 10,
+  SOCK_DGRAM: 2,
+  SOCK_CLOEXEC: 0o2000000,
+  SOL_SOCKET: 1,
+  SO_TYPE: 3,
+  IPPROTO_IP: 0,
+  IPPROTO_IPV6: 41,
+  // <linux/in.h>, <linux/in6.h>
+  IP_MTU_DISCOVER: 10,
+  IP_MTU: 14,
+  IP_PMTUDISC_DO: 2,
+  IPV6_MTU_DISCOVER: 23,
+  IPV6_MTU: 24,
+  IPV6_PMTUDISC_DO: 2,
+} as const;
+
+/** errno values (<asm-generic/errno-base.h>, <asm-generic/errno.h>; the same
+ * on x86-64 and aarch64). */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EIO: 5,
+  EBADF: 9,
+  EAGAIN: 11,
+  EACCES: 13,
+  EBUSY: 16,
+  ENODEV: 19,
+  EINVAL: 22,
+  EBADFD: 77,
+  EMSGSIZE: 90,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+  ENETUNREACH: 101,
+  ENOBUFS: 105,
+  ECONNREFUSED: 111,
+  EHOSTUNREACH: 113,
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Lib | undefined;
+let errnoView: Int32Array | undefined;
+
+/** Opens glibc on first use; later calls return the same symbols. */
+export function libc(): Lib {
+  if (lib === undefined) {
+    try {
+      lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    } catch (cause) {
+      throw new Error(
+        `cannot load libc.so.6 (${(cause as Error).message}); tappet needs Linux with glibc`,
+        { cause },
+      );
+    }
+    const p = lib.__errno_location();
+    errnoView = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p!, 4));
+  }
+  return lib;
+}
+
+/** The main thread's errno, valid right after a synchronous libc call. */
+export function errno(): number {
+  return errnoView![0];
+}
+
+/** The C library's text for an errno value ("No such device"). */
+export function strerror(code: number): string {
+  const p = libc().strerror(code);
+  return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
+}
+
+/** Throws an {@linkcode OsError} for `syscall` when `result` is negative,
+ * reading errno at once; returns `result` otherwise. */
+export function check(syscall: string, result: number): number {
+  if (result < 0) {
+    const code = errno();
+    throw new OsError(syscall, code, strerror(code));
+  }
+  return result;
+}
+
+/** A NUL-terminated copy of `s` for a `const char *` parameter. */
+export function cString(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(s);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** Closes `fd`, ignoring errors: for cleanup paths, where the first error is
+ * the one worth reporting. A negative fd is ignored. */
+export function closeQuietly(fd: number): void {
+  if (fd >= 0) libc().close(fd);
+}
+
+/** Sets O_NONBLOCK on `fd`. */
+export function setNonBlocking(fd: number): void {
+  const c = libc();
+  const flags = check("fcntl(F_GETFL)", c.fcntl(fd, C.F_GETFL, 0));
+  check("fcntl(F_SETFL)", c.fcntl(fd, C.F_SETFL, flags | C.O_NONBLOCK));
+}
+
+/** The effective user id of this process. */
+export function geteuid(): number {
+  return libc().geteuid();
+}
+
+/** The index of network interface `name` in this network namespace, or 0
+ * when there is none. */
+export function ifNameToIndex(name: string): number {
+  return libc().if_nametoindex(cString(name));
+}
+
+// struct timespec { int64 tv_sec; int64 tv_nsec; }, read as 32-bit halves
+// (little-endian hosts) so that no BigInt is made.
+const ts = new Int32Array(4);
+const tsBytes = new Uint8Array(ts.buffer);
+
+/**
+ * CLOCK_MONOTONIC in nanoseconds, as a double. Exact below 2^53 ns (104 days
+ * of uptime); above that it is rounded to a few nanoseconds, which callers
+ * that need strict order must allow for. Allocates nothing.
+ */
+export function monotonicNs(): number {
+  libc().clock_gettime(C.CLOCK_MONOTONIC, tsBytes);
+  return ((ts[0] >>> 0) + ts[1] * 4294967296) * 1e9 + ts[2];
+}

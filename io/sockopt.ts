@@ -1,0 +1,114 @@
+/**
+ * Socket options Deno does not expose, set through FFI on the socket that
+ * `Deno.listenDatagram` made: DF (path MTU discovery "do"), buffer sizes, and
+ * a path MTU query for the EMSGSIZE warning.
+ *
+ * Deno does not hand out the fd of a DatagramConn, so {@linkcode findUdpFd}
+ * finds it by asking getsockname() of each fd for the bound port.
+ *
+ * @module
+ */
+
+import { C, closeQuietly, errno, libc, strerror } from "../ffi/libc.ts";
+import type { Endpoint } from "./transport.ts";
+
+/** struct sockaddr_storage is 128 bytes; sockaddr_in6 needs 28. */
+const SOCKADDR_BYTES = 128;
+
+/** The highest fd number searched for a socket. */
+const MAX_FD = 4096;
+
+function int32(value: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new Int32Array([value]).buffer);
+}
+
+/**
+ * The fd of this process's UDP socket bound to `port` in address family
+ * `family` (4 or 6), or -1 when none is found.
+ */
+export function findUdpFd(port: number, family: 4 | 6): number {
+  const c = libc();
+  const sa = new Uint8Array(SOCKADDR_BYTES);
+  const view = new DataView(sa.buffer);
+  const len = new Uint32Array(1);
+  const lenBytes = new Uint8Array(len.buffer);
+  const type = new Int32Array(1);
+  const typeBytes = new Uint8Array(type.buffer);
+  const wantFamily = family === 6 ? C.AF_INET6 : C.AF_INET;
+  for (let fd = 3; fd < MAX_FD; fd++) {
+    len[0] = SOCKADDR_BYTES;
+    if (c.getsockname(fd, sa, lenBytes) < 0) continue;
+    if (view.getUint16(0, true) !== wantFamily || view.getUint16(2, false) !== port) continue;
+    len[0] = 4;
+    if (c.getsockopt(fd, C.SOL_SOCKET, C.SO_TYPE, typeBytes, lenBytes) < 0) continue;
+    if (type[0] === C.SOCK_DGRAM) return fd;
+  }
+  return -1;
+}
+
+/**
+ * Sets DF on the datagrams socket `fd` sends (IP_MTU_DISCOVER =
+ * IP_PMTUDISC_DO, or the IPv6 equivalent), so a datagram too large for the
+ * path fails with EMSGSIZE instead of being fragmented. Returns an error
+ * text, or undefined on success.
+ */
+export function setDontFragment(fd: number, family: 4 | 6): string | undefined {
+  const r = family === 6
+    ? libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, int32(C.IPV6_PMTUDISC_DO), 4)
+    : libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, int32(C.IP_PMTUDISC_DO), 4);
+  return r < 0 ? strerror(errno()) : undefined;
+}
+
+/** Encodes `e` as a struct sockaddr_in / sockaddr_in6. */
+export function sockaddr(e: Endpoint, family: 4 | 6): Uint8Array<ArrayBuffer> {
+  const sa = new Uint8Array(family === 6 ? 28 : 16);
+  const view = new DataView(sa.buffer);
+  view.setUint16(0, family === 6 ? C.AF_INET6 : C.AF_INET, true);
+  view.setUint16(2, e.port, false);
+  if (family === 4) {
+    e.hostname.split(".").forEach((part, i) => (sa[4 + i] = Number(part)));
+  } else {
+    sa.set(ipv6Bytes(e.hostname), 8);
+  }
+  return sa;
+}
+
+/** The 16 bytes of an IPv6 literal (valid, as checked by the CLI). */
+export function ipv6Bytes(literal: string): Uint8Array<ArrayBuffer> {
+  // The URL parser normalises to the compressed form without IPv4 parts.
+  const norm = new URL(`http://[${literal}]/`).hostname.slice(1, -1);
+  const [head, tail] = norm.includes("::") ? norm.split("::") : [norm, undefined];
+  const h = head === "" ? [] : head.split(":");
+  const t = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  });
+  return out;
+}
+
+/**
+ * The path MTU the kernel knows for `to` (IP_MTU of a socket connected
+ * there), in bytes, or undefined when it cannot be found. Makes and closes a
+ * socket: call it on a rare event (EMSGSIZE), not per packet.
+ */
+export function pathMtu(to: Endpoint, family: 4 | 6): number | undefined {
+  const c = libc();
+  const fd = c.socket(family === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0);
+  if (fd < 0) return undefined;
+  try {
+    const sa = sockaddr(to, family);
+    if (c.connect(fd, sa, sa.length) < 0) return undefined;
+    const mtu = new Int32Array(1);
+    const len = new Uint32Array([4]);
+    const r = family === 6
+      ? c.getsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU, new Uint8Array(mtu.buffer), new Uint8Array(len.buffer))
+      : c.getsockopt(fd, C.IPPROTO_IP, C.IP_MTU, new Uint8Array(mtu.buffer), new Uint8Array(len.buffer));
+    return r < 0 ? undefined : mtu[0];
+  } finally {
+    closeQuietly(fd);
+  }
+}

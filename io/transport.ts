@@ -1,0 +1,71 @@
+/**
+ * The UDP side of the tunnel, behind a small interface: send datagrams to an
+ * address, receive datagrams into buffers. Implementations: Deno's
+ * `Deno.listenDatagram` ({@linkcode ./udp_deno.ts}), and an in-memory pair for
+ * tests ({@linkcode ./fake.ts}). The shape is batched (a batch of one is
+ * fine) so that a recvmmsg/sendmmsg implementation fits the same loop.
+ *
+ * @module
+ */
+
+import type { PacketBuffer } from "../core/packet.ts";
+
+/** A UDP endpoint: an IP literal (no brackets) and a port. Deno's
+ * `Deno.NetAddr` is one. Treat as immutable. */
+export interface Endpoint {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** True when two endpoints are the same address and port. */
+export function sameEndpoint(a: Endpoint | undefined, b: Endpoint | undefined): boolean {
+  return a !== undefined && b !== undefined && a.port === b.port && a.hostname === b.hostname;
+}
+
+/** Why a datagram was not sent. */
+export type SendFailure = {
+  /** errno name, e.g. "EMSGSIZE", "ENETUNREACH", "ENOBUFS". */
+  readonly code: string;
+  /** Length of the datagram that was dropped, bytes. */
+  readonly length: number;
+  /** Where it was going. */
+  readonly to: Endpoint;
+  /** Text for logs. */
+  readonly message: string;
+};
+
+/**
+ * A bound UDP socket.
+ *
+ * Close semantics: {@linkcode close} releases the socket at once; a pending
+ * {@linkcode receive} then resolves to 0, and later sends are dropped.
+ * Closing twice is harmless.
+ */
+export interface Transport {
+  /** The address the socket is bound to. */
+  readonly local: Endpoint;
+  /** The most datagrams one {@linkcode receive} call can return. */
+  readonly batch: number;
+  /**
+   * Waits until at least one datagram has arrived, then stores up to
+   * `bufs.length` of them: datagram i in `bufs[i].bytes[0, lengths[i])`,
+   * its source in `from[i]`. Returns how many, or 0 once closed. A length
+   * of `bufs[i].bytes.length` means the datagram may have been truncated.
+   */
+  receive(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): Promise<number>;
+  /**
+   * Sends `bufs[i].bytes[0, lengths[i])` for i < `count`, all to `to`.
+   * Resolves once the buffers may be reused. A datagram the kernel refuses
+   * is dropped and reported to `onFailure`; sending carries on with the
+   * next one.
+   */
+  send(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    to: Endpoint,
+    onFailure: (failure: SendFailure) => void,
+  ): Promise<void>;
+  /** Releases the socket. */
+  close(): void;
+}
