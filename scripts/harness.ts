@@ -1,0 +1,140 @@
+/**
+ * Starting tappet (and other programs) inside namespaces, stopping them, and
+ * measuring a transfer: shared by the integration tests, the demo and the
+ * benchmark.
+ *
+ * @module
+ */
+
+import type { NetnsPair } from "./netns.ts";
+
+/** Path of tappet's entry point. */
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** Path of the transfer tool. */
+export const TCP_XFER = new URL("./tcp_xfer.ts", import.meta.url).pathname;
+
+/** The permissions `deno run` needs for tappet: the README's set. */
+export const RUN_FLAGS = [
+  "--allow-ffi",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env=TAPPET_LIBSODIUM",
+];
+
+/** argv for `deno run <flags> main.ts ARGS`. */
+export function tappetArgv(args: string[]): string[] {
+  return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, MAIN, ...args];
+}
+
+/** A process started in a namespace, with its stderr kept in a file. */
+export class NsProcess {
+  readonly #child: Deno.ChildProcess;
+  readonly log: string;
+  #status: Promise<Deno.CommandStatus>;
+
+  constructor(
+    ns: string,
+    argv: string[],
+    log: string,
+    options: { user?: string; env?: Record<string, string> } = {},
+  ) {
+    const drop = options.user
+      ? ["setpriv", `--reuid=${options.user}`, `--regid=${options.user}`, "--clear-groups"]
+      : [];
+    const file = Deno.openSync(log, { write: true, create: true, truncate: true });
+    this.log = log;
+    this.#child = new Deno.Command("ip", {
+      args: ["netns", "exec", ns, ...drop, ...argv],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: options.env,
+    }).spawn();
+    // Copy both streams to the log as they come, so a hung process still
+    // leaves its messages behind.
+    const sink = file.writable.getWriter();
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      for await (const chunk of s) await sink.write(chunk);
+    };
+    const pumps = Promise.all([pump(this.#child.stdout), pump(this.#child.stderr)]).finally(() =>
+      sink.close()
+    );
+    this.#status = this.#child.status.then(async (s) => {
+      await pumps;
+      return s;
+    });
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** The exit status, once it has exited. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#status;
+  }
+
+  /** Sends `signal` and waits up to `ms` for the exit; SIGKILL after that.
+   * Resolves to the exit status. */
+  async stop(signal: Deno.Signal = "SIGTERM", ms = 5000): Promise<Deno.CommandStatus> {
+    try {
+      this.#child.kill(signal);
+    } catch { /* already exited */ }
+    const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms));
+    const first = await Promise.race([this.#status, timer]);
+    if (first === "timeout") {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }
+    return await this.#status;
+  }
+
+  /** The log so far. */
+  text(): string {
+    try {
+      return Deno.readTextFileSync(this.log);
+    } catch {
+      return "";
+    }
+  }
+}
+
+/** Result of {@linkcode transfer}. */
+export interface TransferResult {
+  readonly sent: { bytes: number; sha256: string; seconds: number };
+  readonly received: { bytes: number; sha256: string; seconds: number };
+  /** Throughput seen by the receiver, Mbit/s. */
+  readonly mbps: number;
+}
+
+/** Sends `bytes` over TCP from side a to side b's overlay address through
+ * the tunnel, and returns both ends' accounts of it. */
+export async function transfer(
+  pair: NetnsPair,
+  bytes: number,
+  port = 5201,
+  seed = 7,
+): Promise<TransferResult> {
+  const run = (ns: string, args: string[]) =>
+    new Deno.Command("ip", {
+      args: ["netns", "exec", ns, Deno.execPath(), "run", "--quiet", "--allow-net", TCP_XFER, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const receiver = run(pair.b.ns, ["recv", pair.b.overlay, String(port)]);
+  await new Promise((r) => setTimeout(r, 300));
+  const sender = await run(pair.a.ns, ["send", pair.b.overlay, String(port), String(bytes), String(seed)]);
+  const recv = await receiver;
+  const parse = (o: Deno.CommandOutput, who: string) => {
+    const text = new TextDecoder().decode(o.stdout).trim();
+    if (!o.success || text === "") {
+      throw new Error(`tcp_xfer ${who} failed: ${new TextDecoder().decode(o.stderr).trim()}`);
+    }
+    return JSON.parse(text);
+  };
+  const sent = parse(sender, "send");
+  const received = parse(recv, "recv");
+  return { sent, received, mbps: (received.bytes * 8) / received.seconds / 1e6 };
+}

@@ -1,0 +1,123 @@
+/** The command line, parsed without side effects. */
+
+import { strict as assert } from "node:assert";
+import { cli, parseArgs } from "../cli/args.ts";
+import { legacyConfigFromArgs } from "../cli/config.ts";
+
+function ok(args: string[]) {
+  const r = parseArgs(args);
+  if (!r.ok) throw new Error(`${args.join(" ")}: ${r.error}`);
+  return r.command;
+}
+
+function fails(args: string[], pattern: RegExp): void {
+  const r = parseArgs(args);
+  assert.ok(!r.ok, `${args.join(" ")} should fail`);
+  assert.match(r.error, pattern);
+}
+
+Deno.test("cli: the 2014 command line, unchanged", () => {
+  const c = ok(["tp0", "nonce", "a.key", "b.pub", "198.18.0.2", "1011", "-l"]);
+  assert.equal(c.cmd, "legacy");
+  const cfg = legacyConfigFromArgs(c as Extract<typeof c, { cmd: "legacy" }>);
+  assert.deepEqual(cfg, {
+    iface: "tp0",
+    nonceFile: "nonce",
+    keyFile: "a.key",
+    peerKeyFile: "b.pub",
+    listen: true,
+    host: "198.18.0.2",
+    port: 1011,
+    family: 4,
+  });
+  const client = ok(["tp0", "nonce", "a.key", "b.pub", "2001:db8::2", "65535"]);
+  assert.ok(
+    client.cmd === "legacy" && !client.listen && client.port === 65535 && client.address.family === 6,
+  );
+});
+
+Deno.test("cli: the named-option form", () => {
+  const c = ok([
+    "run",
+    "--tap",
+    "tp0",
+    "--key",
+    "a.key",
+    "--peer-key",
+    "b.pub",
+    "--connect",
+    "[2001:db8::1]:1011",
+  ]);
+  assert.ok(c.cmd === "run");
+  assert.equal(c.role, "connect");
+  assert.deepEqual(c.addr, { host: "2001:db8::1", port: 1011, family: 6 });
+  assert.equal(c.nonceFile, undefined);
+  const s = ok([
+    "run",
+    "--listen",
+    "198.18.0.2:1011",
+    "--tap",
+    "tp0",
+    "--key",
+    "a",
+    "--peer-key",
+    "b",
+    "--nonce-file",
+    "n",
+    "-vv",
+  ]);
+  assert.ok(s.cmd === "run" && s.role === "listen" && s.nonceFile === "n" && s.verbose === 2);
+});
+
+Deno.test("cli: keygen NAME", () => {
+  assert.deepEqual(ok(["keygen", "alice"]), { cmd: "keygen", name: "alice" });
+});
+
+Deno.test("cli: bad arguments are named", () => {
+  fails(["tp0", "nonce", "a.key", "b.pub", "198.18.0.300", "1011"], /198\.18\.0\.300.*not an IPv4 or IPv6/);
+  fails(["tp0", "nonce", "a.key", "b.pub", "198.18.0.2", "0"], /port 0 is out of range/);
+  fails(["tp0", "nonce", "a.key", "b.pub", "198.18.0.2", "65536"], /port 65536 is out of range/);
+  fails(["tp0", "nonce", "a.key", "b.pub", "198.18.0.2", "http"], /port "http" is not a number/);
+  fails(["tp0", "nonce", "a.key"], /THEIRPUB/);
+  fails(["run", "--tap", "tp0", "--key", "a", "--peer-key", "b"], /--listen or --connect/);
+  fails(
+    ["run", "--tap", "tp0", "--key", "a", "--peer-key", "b", "--connect", "2001:db8::1:1011"],
+    /brackets/,
+  );
+  fails([
+    "run",
+    "--tap",
+    "t",
+    "--key",
+    "a",
+    "--peer-key",
+    "b",
+    "--listen",
+    "1.2.3.4:1",
+    "--connect",
+    "1.2.3.4:2",
+  ], /together/);
+});
+
+Deno.test("cli: the run form without --nonce-file is refused for the legacy format", () => {
+  const c = ok(["run", "--tap", "tp0", "--key", "a", "--peer-key", "b", "--connect", "198.18.0.2:1011"]);
+  assert.throws(() => legacyConfigFromArgs(c as Extract<typeof c, { cmd: "run" }>), /--nonce-file/);
+});
+
+Deno.test("cli: help, version, completion and usage errors return exit codes, never exit", () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (t: string) => out.push(t), err: (l: string) => err.push(l) };
+  assert.equal(cli(["--version"], "9.9.9", io), 0);
+  assert.match(out.join(""), /9\.9\.9/);
+  assert.equal(cli(["run", "--help"], "1", io), 0);
+  assert.match(out.join(""), /--peer-key FILE/);
+  assert.equal(cli(["help", "keygen"], "1", io), 0);
+  assert.equal(cli(["completion", "bash"], "1", io), 0);
+  assert.match(out.at(-1)!, /complete/);
+  assert.equal(cli(["tp0", "n", "a", "b", "1.2.3.4", "0"], "1", io), 2);
+  assert.equal(err.length, 3);
+  assert.match(err[0], /^tappet: PORT: port 0 is out of range/);
+  assert.match(err[1], /^usage: /);
+  assert.match(err[2], /--help/);
+});

@@ -1,0 +1,232 @@
+/**
+ * The legacy packet loop over in-memory fakes (no root): two tunnels on a
+ * FakeNetwork, frames both ways, the server learning and following its
+ * peer, keepalives, and hostile datagrams dropped and counted.
+ */
+
+import { strict as assert } from "node:assert";
+import { HEADROOM, LegacySession } from "../core/legacy.ts";
+import { LegacyNonce } from "../core/legacy_nonce.ts";
+import { Stats } from "../core/stats.ts";
+import { monotonicNs } from "../ffi/libc.ts";
+import { PacketBuffer } from "../core/packet.ts";
+import { FakeDevice, FakeNetwork } from "../io/fake.ts";
+import type { Endpoint, SendFailure } from "../io/transport.ts";
+import { LegacyTunnel, type TunnelEvents } from "../tunnel/legacy.ts";
+import { hex, readJson } from "./_util.ts";
+
+const K = readJson<{ keys: Record<string, string> }>("vectors/legacy.json").keys;
+const SERVER: Endpoint = { hostname: "198.18.9.2", port: 1011 };
+const CLIENT: Endpoint = { hostname: "198.18.9.1", port: 40000 };
+
+class Recorder implements TunnelEvents {
+  peers: string[] = [];
+  sendFailures: SendFailure[] = [];
+  writeErrors: number[] = [];
+  peerChanged(peer: Endpoint, first: boolean) {
+    this.peers.push(`${first ? "first" : "moved"} ${peer.hostname}:${peer.port}`);
+  }
+  sendFailed(f: SendFailure) {
+    this.sendFailures.push(f);
+  }
+  writeFailed(errno: number) {
+    this.writeErrors.push(errno);
+  }
+  receiveFailed() {}
+}
+
+function side(net: FakeNetwork, local: Endpoint, prefix: number, peer?: Endpoint, keepaliveMs = 10_000) {
+  const device = new FakeDevice(peer ? "client0" : "server0");
+  const transport = net.bind(local);
+  const stats = new Stats();
+  const events = new Recorder();
+  const session = new LegacySession(
+    hex(K.shared_k),
+    new LegacyNonce(prefix, new Uint8Array(12).fill(prefix)),
+  );
+  const tunnel = new LegacyTunnel({
+    device,
+    transport,
+    session,
+    peer,
+    clock: monotonicNs,
+    stats,
+    events,
+    keepaliveMs,
+  });
+  const done = tunnel.run();
+  return { device, transport, stats, events, tunnel, done, session };
+}
+
+function frame(n: number, size = 100): Uint8Array {
+  return new Uint8Array(size).map((_, i) => (i * 31 + n) & 0xff);
+}
+
+const until = async (cond: () => boolean, what: string, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+Deno.test("tunnel: hello, frames both ways, server learns the client", async () => {
+  const net = new FakeNetwork();
+  const server = side(net, SERVER, 1);
+  server.device.inject(frame(0)); // queued before the peer is known: must wait
+  const client = side(net, CLIENT, 1, SERVER);
+  try {
+    await until(() => server.events.peers.length === 1, "server to learn its peer");
+    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"]);
+    assert.equal(server.stats.rxKeepalives, 1, "the client's hello is a keepalive");
+    await client.device.waitWritten(1);
+    assert.deepEqual(
+      client.device.written[0],
+      frame(0),
+      "the frame queued before the hello is sent after it",
+    );
+    for (let i = 1; i <= 50; i++) client.device.inject(frame(i, 60 + i));
+    for (let i = 1; i <= 50; i++) server.device.inject(frame(100 + i, 1400));
+    await server.device.waitWritten(50);
+    await client.device.waitWritten(51);
+    for (let i = 1; i <= 50; i++) {
+      assert.deepEqual(server.device.written[i - 1], frame(i, 60 + i));
+      assert.deepEqual(client.device.written[i], frame(100 + i, 1400));
+    }
+    assert.equal(server.stats.rxFrames, 50);
+    assert.equal(client.stats.txFrames, 50);
+    assert.equal(server.stats.dropReplay + client.stats.dropReplay, 0, "in-order traffic is never a replay");
+  } finally {
+    client.tunnel.stop();
+    server.tunnel.stop();
+    await Promise.all([client.done, server.done]);
+  }
+  assert.ok(client.device.closed && server.device.closed, "run() closes the device");
+});
+
+Deno.test("tunnel: junk, replays, reflections and runts are dropped and counted; traffic goes on", async () => {
+  const net = new FakeNetwork();
+  const server = side(net, SERVER, 1);
+  const client = side(net, CLIENT, 2, SERVER);
+  try {
+    client.device.inject(frame(1));
+    await server.device.waitWritten(1);
+    const captured = net.sent.filter((d) => d.from === CLIENT).at(-1)!;
+    const junkFrom = { hostname: "198.18.9.66", port: 666 };
+    net.inject(junkFrom, SERVER, new Uint8Array(0));
+    net.inject(junkFrom, SERVER, new Uint8Array(24));
+    net.inject(junkFrom, SERVER, crypto.getRandomValues(new Uint8Array(200)));
+    const flipped = captured.bytes.slice();
+    flipped[HEADROOM + 3] ^= 1;
+    net.inject(junkFrom, SERVER, flipped);
+    net.inject(junkFrom, SERVER, captured.bytes); // an exact replay
+    client.device.inject(frame(2));
+    await server.device.waitWritten(2);
+    assert.deepEqual(server.device.written[1], frame(2));
+    assert.equal(server.stats.dropTooShort, 2);
+    assert.equal(server.stats.dropBadTag, 2);
+    assert.equal(server.stats.dropReplay, 1);
+    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "junk never moves the peer");
+    // Reflection: the server's own datagram sent back to it. The prefix
+    // check (client 2 > server 1) is what stops it here; the legacy format
+    // cannot stop it in general (PROTOCOL.md §1).
+    server.device.inject(frame(3));
+    await client.device.waitWritten(1);
+    const own = net.sent.filter((d) => d.from === SERVER).at(-1)!;
+    net.inject(CLIENT, SERVER, own.bytes);
+    client.device.inject(frame(4));
+    await server.device.waitWritten(3);
+    assert.equal(server.stats.dropReplay, 2, "the reflected datagram sorts below the client's nonces");
+    assert.equal(server.device.written.length, 3);
+    // A runt: authenticated, fresh, but 20 bytes and not a keepalive.
+    const forger = new LegacySession(hex(K.shared_k), new LegacyNonce(3, new Uint8Array(12)));
+    const buf = new PacketBuffer(HEADROOM);
+    const len = forger.seal(buf, 20, monotonicNs());
+    net.inject(CLIENT, SERVER, buf.bytes.subarray(0, len));
+    await until(() => server.stats.dropRunt === 1, "the runt to be counted");
+    assert.equal(server.device.written.length, 3, "a runt never reaches the TAP");
+  } finally {
+    client.tunnel.stop();
+    server.tunnel.stop();
+    await Promise.all([client.done, server.done]);
+  }
+});
+
+Deno.test("tunnel: the server follows a client that changes address (roaming)", async () => {
+  const net = new FakeNetwork();
+  const server = side(net, SERVER, 1);
+  const client = side(net, CLIENT, 1, SERVER);
+  try {
+    client.device.inject(frame(1));
+    await server.device.waitWritten(1);
+    net.rebind(client.transport, { hostname: "198.18.9.7", port: 40001 });
+    client.device.inject(frame(2));
+    await server.device.waitWritten(2);
+    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000", "moved 198.18.9.7:40001"]);
+    server.device.inject(frame(3));
+    await client.device.waitWritten(1);
+    assert.deepEqual(client.device.written[0], frame(3), "replies go to the new address");
+  } finally {
+    client.tunnel.stop();
+    server.tunnel.stop();
+    await Promise.all([client.done, server.done]);
+  }
+});
+
+Deno.test("tunnel: a keepalive after the silence interval, carrying the largest size received", async () => {
+  const net = new FakeNetwork();
+  const server = side(net, SERVER, 1, undefined, 150);
+  const client = side(net, CLIENT, 1, SERVER, 150);
+  try {
+    client.device.inject(frame(1, 1000));
+    await server.device.waitWritten(1);
+    const before = server.stats.txKeepalives;
+    // Junk does not count as traffic: it must not hold the keepalive back.
+    const junk = setInterval(
+      () => net.inject({ hostname: "198.18.9.66", port: 1 }, SERVER, new Uint8Array(80)),
+      20,
+    );
+    try {
+      await until(() => server.stats.txKeepalives > before, "a keepalive from the server", 2000);
+    } finally {
+      clearInterval(junk);
+    }
+    await until(() => client.stats.rxKeepalives > 0, "the client to get it");
+    assert.equal(client.session.keepaliveSize, 1000 + 56 - 24, "the largest payload the server received");
+    await until(() => client.stats.txKeepalives > 1, "a keepalive from the client");
+    await until(() => server.stats.rxKeepalives > 1, "the server to get it");
+    assert.equal(server.session.largestPeerReceived, 3 + 56 - 24, "the client only ever got keepalives");
+  } finally {
+    client.tunnel.stop();
+    server.tunnel.stop();
+    await Promise.all([client.done, server.done]);
+  }
+});
+
+Deno.test("tunnel: send failures and TAP write failures drop the frame, not the tunnel", async () => {
+  const net = new FakeNetwork();
+  const server = side(net, SERVER, 1);
+  const client = side(net, CLIENT, 1, SERVER);
+  try {
+    await until(() => server.events.peers.length === 1, "the hello");
+    client.transport.failWith = "EMSGSIZE";
+    client.device.inject(frame(1, 1500));
+    await until(() => client.events.sendFailures.length === 1, "the send failure");
+    assert.equal(client.events.sendFailures[0].code, "EMSGSIZE");
+    assert.equal(client.events.sendFailures[0].length, 1556);
+    assert.equal(client.stats.dropTxError, 1);
+    client.transport.failWith = undefined;
+    server.device.writeErrno = 5; // EIO: interface down
+    client.device.inject(frame(2));
+    await until(() => server.stats.dropTapWrite === 1, "the refused write");
+    server.device.writeErrno = 0;
+    client.device.inject(frame(3));
+    await server.device.waitWritten(1);
+    assert.deepEqual(server.device.written[0], frame(3));
+    assert.deepEqual(server.events.writeErrors, [5]);
+  } finally {
+    client.tunnel.stop();
+    server.tunnel.stop();
+    await Promise.all([client.done, server.done]);
+  }
+});
