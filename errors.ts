@@ -14,6 +14,7 @@ export class UserError extends Error {
   /** Process exit status: 2 for a usage error, 1 for everything else. */
   readonly exitCode: number;
 
+  /** `message` is the whole line shown to the user, without "tappet: ". */
   constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
     super(message, { cause: options?.cause });
     this.name = "UserError";
@@ -28,6 +29,7 @@ export class OsError extends Error {
   /** errno as the kernel returned it. */
   readonly errno: number;
 
+  /** `text` is the C library's description of `errno`. */
   constructor(syscall: string, errno: number, text: string) {
     super(`${syscall}: ${text}`);
     this.name = "OsError";

@@ -18,7 +18,9 @@ import { fileError, formatKeyFile } from "./io/keyfile.ts";
 
 /** The two files {@linkcode keygen} wrote. */
 export interface KeyPairFiles {
+  /** `NAME.key`: the secret key, mode 0600. */
   readonly secretKeyFile: string;
+  /** `NAME.pub`: the public key, mode 0644. */
   readonly publicKeyFile: string;
 }
 

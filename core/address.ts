@@ -7,8 +7,11 @@
 
 /** A parsed UDP endpoint. `host` is an IP literal without brackets. */
 export interface HostPort {
+  /** IPv4 or IPv6 literal, without brackets. */
   readonly host: string;
+  /** UDP port, 1 to 65535. */
   readonly port: number;
+  /** Address family of `host`. */
   readonly family: 4 | 6;
 }
 

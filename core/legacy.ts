@@ -24,15 +24,15 @@ import { MAX_DATAGRAM, type PacketBuffer } from "./packet.ts";
 
 /** Offset of the Poly1305 tag: after the nonce and 16 unauthenticated zero
  * bytes (crypto_box_BOXZEROBYTES) that the 2014 program sends. */
-export const TAG_OFFSET = NONCE_BYTES + 16;
+export const TAG_OFFSET: number = NONCE_BYTES + 16;
 /** Offset of P in a datagram, and so the headroom a frame needs. */
-export const HEADROOM = TAG_OFFSET + 16;
+export const HEADROOM: number = TAG_OFFSET + 16;
 /** Bytes added to each frame: 24 + 16 + 16. */
-export const OVERHEAD = HEADROOM;
+export const OVERHEAD: number = HEADROOM;
 /** Authenticated payloads shorter than this are not frames. */
 export const MIN_FRAME = 32;
 /** The largest frame that fits a datagram of {@linkcode MAX_DATAGRAM}. */
-export const MAX_FRAME = MAX_DATAGRAM - OVERHEAD;
+export const MAX_FRAME: number = MAX_DATAGRAM - OVERHEAD;
 /** First byte of a keepalive payload. */
 export const KEEPALIVE = 0xfe;
 /** Length of a keepalive payload: `FE hi lo`. */
@@ -55,6 +55,7 @@ export const Open = {
   /** Dropped: larger than {@linkcode MAX_DATAGRAM}. */
   TooLong: 6,
 } as const;
+/** One of the {@linkcode Open} values. */
 export type OpenKind = typeof Open[keyof typeof Open];
 
 /** True for the outcomes that authenticated and passed the replay rule:
@@ -80,6 +81,8 @@ export class LegacySession {
   largestPeerReceived = 0;
 
   /**
+   * A session sealing and opening with one shared key.
+   *
    * @param sharedKey `crypto_box_beforenm(their_public, our_secret)`, 32
    *   bytes; copied.
    * @param nonce this run's nonce source; owned by the session from now on.

@@ -33,6 +33,8 @@ export class LegacyNonce {
   #used = false;
 
   /**
+   * A nonce source for one run.
+   *
    * @param prefix the nonce-file value for this run, 1..2^32-1.
    * @param random 12 bytes drawn once at start-up (copied).
    */

@@ -27,7 +27,8 @@ export class PacketBuffer {
    * ciphertext starts), made once on first use. */
   readonly views: Uint8Array<ArrayBuffer>[] = [];
 
-  constructor(headroom: number, size = MAX_DATAGRAM + 1) {
+  /** A zeroed buffer of `size` bytes whose frames start at `headroom`. */
+  constructor(headroom: number, size: number = MAX_DATAGRAM + 1) {
     this.bytes = new Uint8Array(size);
     this.headroom = headroom;
     this.payload = this.bytes.subarray(headroom);

@@ -26,6 +26,7 @@ export class FakeDevice implements FrameDevice {
   #closed = false;
   #writeWaiters: (() => void)[] = [];
 
+  /** A device named `name`, with empty queues. */
   constructor(name = "fake0") {
     this.name = name;
   }
@@ -43,6 +44,7 @@ export class FakeDevice implements FrameDevice {
     }
   }
 
+  /** True once close() was called. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -82,8 +84,11 @@ export class FakeDevice implements FrameDevice {
 
 /** A datagram seen by the {@linkcode FakeNetwork}. */
 export interface FakeDatagram {
+  /** Source address. */
   readonly from: Endpoint;
+  /** Destination address. */
   readonly to: Endpoint;
+  /** The UDP payload (a copy). */
   readonly bytes: Uint8Array;
 }
 
@@ -143,6 +148,7 @@ export class FakeTransport implements Transport {
    * sends fail with this code while it is set. */
   failWith: string | undefined;
 
+  /** Use {@linkcode FakeNetwork.bind} rather than this. */
   constructor(net: FakeNetwork, local: Endpoint) {
     this.#net = net;
     this.local = local;

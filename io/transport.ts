@@ -13,7 +13,9 @@ import type { PacketBuffer } from "../core/packet.ts";
 /** A UDP endpoint: an IP literal (no brackets) and a port. Deno's
  * `Deno.NetAddr` is one. Treat as immutable. */
 export interface Endpoint {
+  /** IPv4 or IPv6 literal, without brackets. */
   readonly hostname: string;
+  /** UDP port, 0 to 65535. */
   readonly port: number;
 }
 

@@ -29,6 +29,7 @@ export interface BindInfo {
 export class DenoUdpTransport implements Transport {
   readonly local: Endpoint;
   readonly batch = 1;
+  /** What binding found out about the socket. */
   readonly info: BindInfo;
   readonly #conn: Deno.DatagramConn;
   #closed = false;

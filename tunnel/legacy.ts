@@ -66,7 +66,9 @@ export interface LegacyTunnelOptions {
   peer?: Endpoint;
   /** CLOCK_MONOTONIC in nanoseconds. */
   clock: () => number;
+  /** Counters the loop increments. */
   stats: Stats;
+  /** Where the loop reports what the runner logs. */
   events: TunnelEvents;
   /** Frames per outbound batch; default {@linkcode DEFAULT_BATCH}. */
   batch?: number;
@@ -92,6 +94,7 @@ export class LegacyTunnel {
   #error: unknown;
   readonly #onSendFailure: (f: SendFailure) => void;
 
+  /** A tunnel that starts moving frames when {@linkcode run} is called. */
   constructor(options: LegacyTunnelOptions) {
     this.#o = { batch: DEFAULT_BATCH, keepaliveMs: KEEPALIVE_MS, ...options };
     this.#peer = options.peer;

@@ -38,8 +38,11 @@ export interface LegacyConfig {
   /** Server (`-l`, `--listen`): bind `host:port` and learn the peer.
    * Client: send to `host:port`. */
   readonly listen: boolean;
+  /** IP literal to bind (server) or send to (client). */
   readonly host: string;
+  /** UDP port, 1 to 65535. */
   readonly port: number;
+  /** Address family of `host`. */
   readonly family: 4 | 6;
 }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepares a Debian machine (as root) to run tappet, its demo and its tests:
+# Deno from npm, libsodium and the network tools from apt, /dev/net/tun in its
+# usual mode, and the npm dependencies in Deno's cache (pinned by deno.lock).
+# Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DENO_VERSION=2.9.6
+APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux)
+
+have_deno() { command -v deno >/dev/null 2>&1 && deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; }
+if ! have_deno; then
+  echo "setup: installing deno ${DENO_VERSION} from npm" >&2
+  npm install --global --no-fund --no-audit "deno@${DENO_VERSION}" >&2
+  if ! command -v deno >/dev/null 2>&1; then
+    ln -sf "$(npm prefix --global)/bin/deno" /usr/local/bin/deno
+  fi
+fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ ! -c /dev/net/tun ]; then
+  mkdir -p /dev/net
+  mknod /dev/net/tun c 10 200
+fi
+chmod 0666 /dev/net/tun
+
+deno install --frozen >&2
+echo "setup: ready ($(deno --version | head -1), libsodium23, iproute2, iputils-ping)" >&2
