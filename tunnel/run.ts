@@ -135,10 +135,6 @@ function tunnelEvents(device: string, family: 4 | 6): TunnelEvents {
 export async function runLegacy(config: LegacyConfig): Promise<Stats> {
   sodium();
   const shared = loadLegacyKeys(config);
-  if (geteuid() === 0) {
-    log
-      .warn`running as root; better: 'ip tuntap add ${config.iface} mode tap user USER' once, then run tappet as USER`;
-  }
   let device: FrameDevice | undefined;
   let transport: Transport | undefined;
   let session: LegacySession | undefined;
@@ -153,6 +149,10 @@ export async function runLegacy(config: LegacyConfig): Promise<Stats> {
     const random = new Uint8Array(12);
     randomBytes(random);
     session = new LegacySession(shared, new LegacyNonce(prefix, random));
+    if (geteuid() === 0) {
+      const hint = `ip tuntap add ${config.iface} mode tap user USER`;
+      log.warn`running as root; better: '${hint}' once, then run tappet as USER`;
+    }
     const role = config.listen ? "listening on" : "sending to";
     const where = formatHostPort({ host: config.host, port: config.port });
     log.info`${role} ${where} from ${
