@@ -11,8 +11,9 @@
  * - The edges: {@linkcode TapDevice} (a {@linkcode FrameDevice}) and
  *   {@linkcode DenoUdpTransport} (a {@linkcode Transport}), with in-memory
  *   fakes for tests.
- * - The packet loop {@linkcode LegacyTunnel}, and {@linkcode runLegacy},
- *   which starts one the way the `tappet` command does.
+ * - The packet loop {@linkcode Tunnel}, which drives an {@linkcode Engine}
+ *   (a wire format, such as {@linkcode LegacyEngine}), and
+ *   {@linkcode runLegacy}, which starts one the way the `tappet` command does.
  * - Files: {@linkcode keygen}, key files, the nonce file.
  *
  * ```ts
@@ -47,11 +48,7 @@ export { checkInterfaceName, type FrameDevice, TapDevice } from "./io/tap.ts";
 export { type Endpoint, sameEndpoint, type SendFailure, type Transport } from "./io/transport.ts";
 export { type BindInfo, DenoUdpTransport } from "./io/udp_deno.ts";
 export { type FakeDatagram, FakeDevice, FakeNetwork, FakeTransport } from "./io/fake.ts";
-export {
-  DEFAULT_BATCH,
-  KEEPALIVE_MS,
-  LegacyTunnel,
-  type LegacyTunnelOptions,
-  type TunnelEvents,
-} from "./tunnel/legacy.ts";
+export { DEFAULT_BATCH, Tunnel, type TunnelEvents, type TunnelOptions } from "./tunnel/loop.ts";
+export type { Engine } from "./core/engine.ts";
+export { LEGACY_KEEPALIVE_MS, LegacyEngine, type LegacyEngineOptions } from "./core/legacy_engine.ts";
 export { type LegacyConfig, legacyTapMtu, runLegacy } from "./tunnel/run.ts";

@@ -51,6 +51,42 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "u64", "buffer", "buffer"],
     result: "i32",
   },
+  /** int crypto_generichash(unsigned char *out, size_t outlen,
+   *   const unsigned char *in, unsigned long long inlen,
+   *   const unsigned char *key, size_t keylen): BLAKE2b, outlen 16..64,
+   *   key NULL or 16..64 bytes */
+  crypto_generichash: {
+    parameters: ["buffer", "usize", "buffer", "u64", "buffer", "usize"],
+    result: "i32",
+  },
+  /** int crypto_aead_chacha20poly1305_ietf_encrypt(unsigned char *c,
+   *   unsigned long long *clen_p, const unsigned char *m, unsigned long long mlen,
+   *   const unsigned char *ad, unsigned long long adlen, const unsigned char *nsec,
+   *   const unsigned char *npub, const unsigned char *k): c = ciphertext || tag;
+   *   c may equal m (in place) */
+  crypto_aead_chacha20poly1305_ietf_encrypt: {
+    parameters: ["buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  /** int crypto_aead_chacha20poly1305_ietf_decrypt(unsigned char *m,
+   *   unsigned long long *mlen_p, unsigned char *nsec, const unsigned char *c,
+   *   unsigned long long clen, const unsigned char *ad, unsigned long long adlen,
+   *   const unsigned char *npub, const unsigned char *k): -1 when the tag is
+   *   wrong (m untouched); m may equal c */
+  crypto_aead_chacha20poly1305_ietf_decrypt: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer"],
+    result: "i32",
+  },
+  /** crypto_aead_xchacha20poly1305_ietf_encrypt: as above, 24-byte nonce */
+  crypto_aead_xchacha20poly1305_ietf_encrypt: {
+    parameters: ["buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  /** crypto_aead_xchacha20poly1305_ietf_decrypt: as above, 24-byte nonce */
+  crypto_aead_xchacha20poly1305_ietf_decrypt: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The sonames tried, in order, after `TAPPET_LIBSODIUM`. */
@@ -67,6 +103,17 @@ export const SODIUM_ENV = "TAPPET_LIBSODIUM";
 export type Sodium = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let lib: Sodium | undefined;
+
+/** Sizes from <sodium/crypto_aead_chacha20poly1305.h> and
+ * <sodium/crypto_aead_xchacha20poly1305.h>. */
+export const AEAD = {
+  KEYBYTES: 32,
+  /** chacha20poly1305_ietf nonce */
+  NPUBBYTES: 12,
+  /** xchacha20poly1305_ietf nonce */
+  XNPUBBYTES: 24,
+  ABYTES: 16,
+} as const;
 
 /** Sizes from <sodium/crypto_box.h> and <sodium/crypto_scalarmult.h>. */
 export const BOX = {

@@ -12,7 +12,7 @@
 import { formatHostPort } from "../core/address.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
 import { LegacySession, OVERHEAD } from "../core/legacy.ts";
-import { Stats } from "../core/stats.ts";
+import type { Stats } from "../core/stats.ts";
 import { UserError } from "../errors.ts";
 import { geteuid, monotonicNs } from "../ffi/libc.ts";
 import { boxBeforenm, constantTimeEqual, memzero, publicKeyOf, randomBytes, sodium } from "../ffi/sodium.ts";
@@ -23,7 +23,8 @@ import { type FrameDevice, TapDevice } from "../io/tap.ts";
 import type { Endpoint, SendFailure, Transport } from "../io/transport.ts";
 import { DenoUdpTransport } from "../io/udp_deno.ts";
 import { log, netLog } from "../log.ts";
-import { LegacyTunnel, type TunnelEvents } from "./legacy.ts";
+import { Tunnel, type TunnelEvents } from "./loop.ts";
+import { LegacyEngine } from "../core/legacy_engine.ts";
 
 /** A legacy tunnel's settings, as both command-line forms give them. */
 export interface LegacyConfig {
@@ -166,14 +167,17 @@ export async function runLegacy(config: LegacyConfig): Promise<Stats> {
     memzero(shared);
   }
 
-  const stats = new Stats();
-  const tunnel = new LegacyTunnel({
-    device,
-    transport,
+  const engine = new LegacyEngine({
     session,
     peer: config.listen ? undefined : { hostname: config.host, port: config.port },
+    now: monotonicNs(),
+  });
+  const stats = engine.stats;
+  const tunnel = new Tunnel({
+    device,
+    transport,
+    engine,
     clock: monotonicNs,
-    stats,
     events: tunnelEvents(config.iface, config.family),
   });
   const stop = () => tunnel.stop();

@@ -1,0 +1,63 @@
+/**
+ * What the packet loop needs from a wire format: everything about a tunnel
+ * that is not I/O. An engine seals and opens packets in place, decides what
+ * control datagrams to send (hello, keepalive, handshake, cookie) and when,
+ * and counts what it drops. It takes the time as an argument and never
+ * touches a socket, a device or a clock, so it is tested with byte vectors
+ * and a fake clock (boringtun's `encapsulate / decapsulate / update_timers`
+ * has the same shape).
+ *
+ * Time: `now` is CLOCK_MONOTONIC in nanoseconds, as a double.
+ *
+ * @module
+ */
+
+import type { PacketBuffer } from "./packet.ts";
+import type { Stats } from "./stats.ts";
+import type { Endpoint } from "../io/transport.ts";
+
+/** One tunnel's protocol state. */
+export interface Engine {
+  /** Bytes in front of a frame in a data datagram: the loop reads frames
+   * into `PacketBuffer`s with this headroom. */
+  readonly headroom: number;
+  /** Bytes a data datagram adds to a frame. */
+  readonly overhead: number;
+  /** The engine's counters. */
+  readonly stats: Stats;
+  /** Where data goes; undefined until the peer's address is known. It moves
+   * with authenticated datagrams (roaming). */
+  readonly peer: Endpoint | undefined;
+  /** True when frames from the TAP device can be taken now. Until then the
+   * loop leaves them queued in the kernel. */
+  readonly acceptsFrames: boolean;
+  /**
+   * Seals the frame `buf.payload[0, length)` in place into a datagram for
+   * {@linkcode peer}. Returns the datagram length (`buf.bytes[0, n)`), or 0
+   * when the frame is not sent now: kept until a session exists, or dropped
+   * and counted.
+   */
+  seal(buf: PacketBuffer, length: number, now: number): number;
+  /**
+   * Opens the datagram `buf.bytes[0, length)` that came from `from`, in
+   * place. Returns the length of a frame for the TAP device, which is then
+   * `buf.payload[0, n)`, or -1 when there is nothing for the device (a
+   * control message, or a drop, counted by reason).
+   */
+  open(buf: PacketBuffer, length: number, from: Endpoint, now: number): number;
+  /** True when {@linkcode nextControl} has a datagram to give. */
+  readonly hasControl: boolean;
+  /**
+   * Writes the next datagram the engine wants sent on its own (hello,
+   * keepalive, handshake message, cookie reply, a frame kept until the
+   * session was ready) into `buf.bytes`. Returns its length, with its
+   * destination in {@linkcode controlTo}, or 0 when none is due.
+   */
+  nextControl(buf: PacketBuffer, now: number): number;
+  /** Destination of the datagram the last {@linkcode nextControl} wrote. */
+  readonly controlTo: Endpoint | undefined;
+  /** Runs the timers. Returns how many ms may pass before the next call. */
+  tick(now: number): number;
+  /** Erases all key material. The engine is unusable afterwards. */
+  close(): void;
+}
