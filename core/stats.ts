@@ -44,6 +44,48 @@ export class Stats {
   /** Receive calls that failed (the tunnel carried on). */
   rxErrors = 0;
 
+  // The current format's handshake and its drops.
+  /** Handshake initiations sent (first tries and retries). */
+  hsInitSent = 0;
+  /** Handshake initiations from the peer that were answered. */
+  hsInitRecv = 0;
+  /** Handshake responses sent. */
+  hsRespSent = 0;
+  /** Handshake responses received and accepted. */
+  hsRespRecv = 0;
+  /** Cookie replies sent instead of processing a handshake (under load). */
+  hsCookieSent = 0;
+  /** Cookie replies received and accepted. */
+  hsCookieRecv = 0;
+  /** Handshakes completed as initiator. */
+  handshakes = 0;
+  /** Initiations ignored because ours was in flight and wins the tie. */
+  hsSimultaneous = 0;
+  /** Handshakes given up after 90 s without an answer. */
+  hsGaveUp = 0;
+  /** Times all keys were erased after 3 × the rekey time without a handshake. */
+  keysErased = 0;
+  /** Dropped: unknown message type or wrong length. */
+  dropMalformed = 0;
+  /** Dropped: handshake message without a valid mac1 (no answer, no DH). */
+  dropMac1 = 0;
+  /** Dropped: handshake message that failed to decrypt or authenticate. */
+  dropHandshake = 0;
+  /** Dropped: initiation from a static key that is not the peer's. */
+  dropUnknownPeer = 0;
+  /** Dropped: initiation whose timestamp is not newer than the last one. */
+  dropStaleInitiation = 0;
+  /** Dropped: handshake message over the rate limit. */
+  dropRateLimited = 0;
+  /** Dropped: handshake message under load without a valid mac2 (a cookie went back). */
+  dropUnderLoad = 0;
+  /** Dropped: data for a session index we do not have. */
+  dropUnknownIndex = 0;
+  /** Dropped: data for an expired session. */
+  dropExpired = 0;
+  /** Dropped: a frame that waited for a session that never came. */
+  dropTxNoSession = 0;
+
   /** All counters, for logs: `{ rxFrames: 12, ... }`. */
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this)) as Record<string, number>;
@@ -52,6 +94,8 @@ export class Stats {
   /** Sum of the drops of received datagrams. */
   get rxDropped(): number {
     return this.dropTooShort + this.dropTooLong + this.dropBadTag + this.dropReplay + this.dropRunt +
-      this.dropTapWrite;
+      this.dropTapWrite + this.dropMalformed + this.dropMac1 + this.dropHandshake + this.dropUnknownPeer +
+      this.dropStaleInitiation + this.dropRateLimited + this.dropUnderLoad + this.dropUnknownIndex +
+      this.dropExpired;
   }
 }
