@@ -9,11 +9,14 @@
  * failed keygen leaves nothing behind (the 2014 keygen leaves an empty
  * NAME.key).
  *
+ * `tappet genpsk FILE` writes a pre-shared key the same way: 32 random bytes
+ * from libsodium as 64 hex characters and a newline, mode 0600.
+ *
  * @module
  */
 
 import { UserError } from "./errors.ts";
-import { boxKeypair, memzero } from "./ffi/sodium.ts";
+import { boxKeypair, memzero, randomBytes } from "./ffi/sodium.ts";
 import { fileError, formatKeyFile } from "./io/keyfile.ts";
 
 /** The two files {@linkcode keygen} wrote. */
@@ -86,4 +89,23 @@ export function keygen(name: string): KeyPairFiles {
     throw e;
   }
   return { secretKeyFile, publicKeyFile };
+}
+
+/** Writes a new pre-shared key to `file` (mode 0600). Throws a one-line
+ * {@linkcode UserError} when it exists or cannot be written. */
+export function genpsk(file: string): string {
+  if (file === "") throw new UserError("the file name is empty: give a FILE for the pre-shared key");
+  if (exists(file)) {
+    throw new UserError(`${file} already exists: refusing to overwrite it; choose another FILE`);
+  }
+  const psk = new Uint8Array(32);
+  randomBytes(psk);
+  const text = formatKeyFile(psk);
+  memzero(psk);
+  try {
+    writeNew(file, text, 0o600);
+  } finally {
+    memzero(text);
+  }
+  return file;
 }

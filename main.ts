@@ -10,10 +10,10 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { cli, type Command } from "./cli/args.ts";
 import { OsError, UserError } from "./errors.ts";
-import { keygen } from "./keygen.ts";
+import { genpsk, keygen } from "./keygen.ts";
 import { log, setupLogging, writeStderr } from "./log.ts";
-import { runLegacy } from "./tunnel/run.ts";
-import { legacyConfigFromArgs } from "./cli/config.ts";
+import { runTunnel } from "./tunnel/run.ts";
+import { tunnelConfigFromArgs } from "./cli/config.ts";
 
 /** tappet's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -33,9 +33,14 @@ async function dispatch(command: Command): Promise<void> {
       log.info`wrote ${files.secretKeyFile} (secret, mode 0600) and ${files.publicKeyFile} (public)`;
       return;
     }
+    case "genpsk": {
+      const file = genpsk(command.file);
+      log.info`wrote ${file} (pre-shared key, mode 0600): copy it to the peer and give both --psk ${file}`;
+      return;
+    }
     case "legacy":
     case "run":
-      await runLegacy(legacyConfigFromArgs(command));
+      await runTunnel(tunnelConfigFromArgs(command));
       return;
   }
 }

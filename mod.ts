@@ -13,7 +13,7 @@
  *   fakes for tests.
  * - The packet loop {@linkcode Tunnel}, which drives an {@linkcode Engine}
  *   (a wire format, such as {@linkcode LegacyEngine}), and
- *   {@linkcode runLegacy}, which starts one the way the `tappet` command does.
+ *   {@linkcode runTunnel}, which starts one the way the `tappet` command does.
  * - Files: {@linkcode keygen}, key files, the nonce file.
  *
  * ```ts
@@ -51,4 +51,21 @@ export { type FakeDatagram, FakeDevice, FakeNetwork, FakeTransport } from "./io/
 export { DEFAULT_BATCH, Tunnel, type TunnelEvents, type TunnelOptions } from "./tunnel/loop.ts";
 export type { Engine } from "./core/engine.ts";
 export { LEGACY_KEEPALIVE_MS, LegacyEngine, type LegacyEngineOptions } from "./core/legacy_engine.ts";
-export { type LegacyConfig, legacyTapMtu, runLegacy } from "./tunnel/run.ts";
+export {
+  type CommonConfig,
+  type CurrentConfig,
+  type LegacyConfig,
+  runTunnel,
+  tapMtuFor,
+  type TunnelConfig,
+} from "./tunnel/run.ts";
+export {
+  CurrentEngine,
+  type CurrentEngineOptions,
+  MAX_FRAME_CURRENT,
+  TIMERS,
+  type Timers,
+} from "./core/current_engine.ts";
+export { CipherState, HandshakeState, type KeyPair, type PatternName, SymmetricState } from "./core/noise.ts";
+export { ReplayWindow } from "./core/replay_window.ts";
+export { DATA, PROLOGUE, Type } from "./core/current_wire.ts";

@@ -6,7 +6,9 @@
  * Forms:
  *
  *     tappet keygen NAME
- *     tappet run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT [--nonce-file FILE]
+ *     tappet genpsk FILE
+ *     tappet run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT
+ *                [--protocol current|legacy] [--psk FILE] [--keepalive SECONDS] [--nonce-file FILE]
  *     tappet IFACE NONCEFILE OURKEY THEIRPUB ADDRESS PORT [-l]      (the 2014 command line)
  *     tappet help [COMMAND] | tappet completion SHELL | --help | --version
  *
@@ -16,10 +18,10 @@
 import { runParser } from "@optique/core/facade";
 import { merge, object, or } from "@optique/core/constructs";
 import { formatMessage, type Message, message, optionName, text } from "@optique/core/message";
-import { map, multiple, optional } from "@optique/core/modifiers";
+import { map, multiple, optional, withDefault } from "@optique/core/modifiers";
 import { type InferValue, parseDetailed } from "@optique/core/parser";
 import { argument, command, constant, flag, option } from "@optique/core/primitives";
-import { string, type ValueParser, type ValueParserResult } from "@optique/core/valueparser";
+import { choice, integer, string, type ValueParser, type ValueParserResult } from "@optique/core/valueparser";
 import { formatUsage } from "@optique/core/usage";
 import { type HostPort, type Parsed, parseHostPort, parseIp, parsePort } from "../core/address.ts";
 
@@ -83,6 +85,21 @@ const keygenCommand = command(
   },
 );
 
+const genpskCommand = command(
+  "genpsk",
+  object({
+    cmd: constant("genpsk"),
+    file: argument(string({ metavar: "FILE" }), {
+      description: message`Write a new pre-shared key to FILE (mode 0600); FILE must not exist.`,
+    }),
+  }),
+  {
+    brief: message`Make a pre-shared key file for --psk.`,
+    description:
+      message`Make 32 random bytes with libsodium, written as 64 hex characters and a newline. Both peers use the same file with --psk; it adds a secret that a future quantum computer cannot derive from the public keys.`,
+  },
+);
+
 const role = or(
   object({
     role: constant("listen"),
@@ -115,10 +132,29 @@ const runCommand = command(
       peerKey: option("--peer-key", string({ metavar: "FILE" }), {
         description: message`The peer's public key file (its NAME.pub).`,
       }),
+      protocol: withDefault(
+        option("--protocol", choice(["current", "legacy"] as const, { metavar: "FORMAT" }), {
+          description:
+            message`The wire format: current (the default: a Noise handshake, forward secrecy, 24 bytes per frame) or legacy (the 2014 tappet's, to tunnel with one).`,
+        }),
+        "current" as const,
+      ),
       nonceFile: optional(
         option("--nonce-file", string({ metavar: "FILE" }), {
           description:
-            message`The legacy format's nonce file: 4 bytes, incremented at each start (make it with 'dd if=/dev/zero of=FILE bs=1 count=4').`,
+            message`Legacy format only, and required there: the nonce file, 4 bytes incremented at each start (make it with 'dd if=/dev/zero of=FILE bs=1 count=4').`,
+        }),
+      ),
+      psk: optional(
+        option("--psk", string({ metavar: "FILE" }), {
+          description:
+            message`Current format only: a pre-shared key file from 'tappet genpsk', the same on both peers.`,
+        }),
+      ),
+      keepalive: optional(
+        option("--keepalive", integer({ min: 1, max: 3600, metavar: "SECONDS" }), {
+          description:
+            message`Current format only: send a keepalive at least every SECONDS, to keep a NAT mapping open (25 is usual).`,
         }),
       ),
       verbose: verbosity,
@@ -149,7 +185,7 @@ const legacyForm = object({
 });
 
 /** The whole command line. */
-export const parser = or(keygenCommand, runCommand, legacyForm);
+export const parser = or(keygenCommand, genpskCommand, runCommand, legacyForm);
 
 /** What a successful parse yields. */
 export type Command = InferValue<typeof parser>;
@@ -162,8 +198,9 @@ export interface ParseFailure {
 
 const ROOT_USAGE = [
   `${PROGRAM} keygen NAME`,
-  `${PROGRAM} run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT [--nonce-file FILE]`,
+  `${PROGRAM} run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT [options]`,
   `${PROGRAM} IFACE NONCEFILE OURKEY THEIRPUB ADDRESS PORT [-l]`,
+  `${PROGRAM} genpsk FILE`,
 ];
 
 function usageFor(commandPath: readonly string[], args: readonly string[]): string {
@@ -171,6 +208,7 @@ function usageFor(commandPath: readonly string[], args: readonly string[]): stri
     return formatUsage(PROGRAM, runCommand.usage, { colors: false });
   }
   if (commandPath[0] === "keygen" || args[0] === "keygen") return ROOT_USAGE[0];
+  if (commandPath[0] === "genpsk" || args[0] === "genpsk") return ROOT_USAGE[3];
   return ROOT_USAGE.join("\n   or: ");
 }
 
@@ -225,7 +263,7 @@ export function cli(rawArgs: readonly string[], version: string, io: CliIo): Com
       completion: { command: true, option: true, onShow: exit },
       brief: message`An encrypted Ethernet tunnel over UDP, between two TAP interfaces.`,
       footer:
-        message`The 2014 form runs the legacy wire format of the original tappet. See 'tappet run --help' for the named options.`,
+        message`'tappet run' uses the current wire format unless given --protocol legacy; the 2014 form always uses the legacy format, to tunnel with the original tappet. See 'tappet run --help'.`,
       colors: false,
       aboveError: "none",
       stdout: io.out,

@@ -1,18 +1,25 @@
 /**
  * From a parsed command line to a tunnel's settings: the one place where the
- * 2014 form and the named-option form meet.
+ * 2014 form and the named-option form meet, and where options that do not
+ * belong to the chosen wire format are refused.
  *
  * @module
  */
 
 import { UserError } from "../errors.ts";
-import type { LegacyConfig } from "../tunnel/run.ts";
+import type { TunnelConfig } from "../tunnel/run.ts";
 import type { Command } from "./args.ts";
 
-/** The legacy tunnel settings of a `legacy` (2014 form) or `run` command. */
-export function legacyConfigFromArgs(command: Extract<Command, { cmd: "legacy" | "run" }>): LegacyConfig {
+function usage(message: string): UserError {
+  return new UserError(message, { exitCode: 2 });
+}
+
+/** The tunnel settings of a `legacy` (2014 form) or `run` command. Throws a
+ * usage {@linkcode UserError} for options that do not fit together. */
+export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" | "run" }>): TunnelConfig {
   if (command.cmd === "legacy") {
     return {
+      protocol: "legacy",
       iface: command.iface,
       nonceFile: command.nonceFile,
       keyFile: command.ourKey,
@@ -23,15 +30,8 @@ export function legacyConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
       family: command.address.family,
     };
   }
-  if (command.nonceFile === undefined) {
-    throw new UserError(
-      "the legacy format needs --nonce-file FILE: make one with 'dd if=/dev/zero of=FILE bs=1 count=4'",
-      { exitCode: 2 },
-    );
-  }
-  return {
+  const common = {
     iface: command.tap,
-    nonceFile: command.nonceFile,
     keyFile: command.key,
     peerKeyFile: command.peerKey,
     listen: command.role === "listen",
@@ -39,4 +39,26 @@ export function legacyConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     port: command.addr.port,
     family: command.addr.family,
   };
+  if (command.protocol === "legacy") {
+    if (command.psk !== undefined) {
+      throw usage("--psk works with the current format only: drop it, or drop --protocol legacy");
+    }
+    if (command.keepalive !== undefined) {
+      throw usage(
+        "--keepalive works with the current format only (the legacy format sends one after 10 s of silence): drop it",
+      );
+    }
+    if (command.nonceFile === undefined) {
+      throw usage(
+        "the legacy format needs --nonce-file FILE: make one with 'dd if=/dev/zero of=FILE bs=1 count=4'",
+      );
+    }
+    return { protocol: "legacy", ...common, nonceFile: command.nonceFile };
+  }
+  if (command.nonceFile !== undefined) {
+    throw usage(
+      "--nonce-file is for the legacy format only; the current format needs none: drop it, or add --protocol legacy",
+    );
+  }
+  return { protocol: "current", ...common, pskFile: command.psk, keepaliveSeconds: command.keepalive };
 }

@@ -172,6 +172,12 @@ export class CurrentEngine implements Engine {
   #next: Keypair | undefined;
   #pending: Pending | undefined;
   #firstAttemptAt: number | undefined;
+  /** When we last sent a response: a new initiation waits the rekey timeout
+   * after it, so a responder does not start a second handshake while the
+   * initiator's first datagram, which confirms the first, is on its way. */
+  #lastResponseSentAt = -Infinity;
+  /** A handshake was asked for while that wait ran: start it after. */
+  #wantHandshake = false;
   #lastTimestampIn: Uint8Array | undefined;
   readonly #lastTimestampOut = new Uint8Array(TAI64N_BYTES);
   #lastInitiationAt = -Infinity;
@@ -424,12 +430,14 @@ export class CurrentEngine implements Engine {
     return frame;
   }
 
-  /** The responder's new session is confirmed: it becomes current. */
+  /** The responder's new session is confirmed: it becomes current, and the
+   * frames that waited for a session go out. */
   #confirmNext(): void {
     this.#previous?.erase();
     this.#previous = this.#current;
     this.#current = this.#next;
     this.#next = undefined;
+    for (let i = 0; i < this.#staged.length; i++) this.#queue.push("staged");
   }
 
   /** An authenticated datagram from `from`: roam, and the peer is alive. */
@@ -543,6 +551,7 @@ export class CurrentEngine implements Engine {
     this.#lastHandshakeAt = now;
     this.#authenticated(from, now);
     this.#queue.push({ bytes: response, to: from });
+    this.#lastResponseSentAt = now;
     stats.hsRespSent++;
   }
 
@@ -580,6 +589,7 @@ export class CurrentEngine implements Engine {
     memzero(pending.ephemeral.secretKey);
     this.#pending = undefined;
     this.#firstAttemptAt = undefined;
+    this.#wantHandshake = false;
     this.#previous?.erase();
     this.#previous = this.#current;
     this.#current = kp;
@@ -617,9 +627,15 @@ export class CurrentEngine implements Engine {
     });
   }
 
-  /** Starts a handshake unless one is in flight (its retries are timed). */
+  /** Starts a handshake unless one is in flight (its retries are timed) or
+   * we answered one within the rekey timeout (then it starts after). */
   #startHandshake(now: number): void {
     if (this.#peer === undefined || this.#pending !== undefined || this.#closed) return;
+    if (now - this.#lastResponseSentAt < this.#t.rekeyTimeoutMs * 1e6) {
+      this.#wantHandshake = true;
+      return;
+    }
+    this.#wantHandshake = false;
     this.#firstAttemptAt ??= now;
     this.#sendInitiation(now);
   }
@@ -686,6 +702,7 @@ export class CurrentEngine implements Engine {
         // Given up: drop what waited; new traffic starts a new attempt.
         this.#abandonPending();
         this.#firstAttemptAt = undefined;
+        this.#wantHandshake = false;
         this.stats.dropTxNoSession += this.#staged.length;
         this.#staged.length = 0;
         this.stats.hsGaveUp++;
@@ -695,6 +712,9 @@ export class CurrentEngine implements Engine {
     }
     if (this.#firstUnansweredAt !== undefined && now - this.#firstUnansweredAt >= t.deadPeerMs * 1e6) {
       this.#firstUnansweredAt = undefined;
+      this.#startHandshake(now);
+    }
+    if (this.#wantHandshake || (this.#staged.length > 0 && this.#sendable(now) === undefined)) {
       this.#startHandshake(now);
     }
     if (this.#keepaliveAt !== undefined && now >= this.#keepaliveAt) {
@@ -734,6 +754,7 @@ export class CurrentEngine implements Engine {
     this.#previous = this.#current = this.#next = undefined;
     this.#abandonPending();
     this.#firstAttemptAt = undefined;
+    this.#wantHandshake = false;
     this.#staged.length = 0;
   }
 

@@ -72,10 +72,10 @@ export function formatKeyFile(key: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 /** Which key a file is expected to hold, for messages. */
-export type KeyKind = "secret" | "public";
+export type KeyKind = "secret" | "public" | "psk";
 
 function describe(kind: KeyKind): string {
-  return kind === "secret" ? "secret key file" : "public key file";
+  return kind === "secret" ? "secret key file" : kind === "psk" ? "pre-shared key file" : "public key file";
 }
 
 /**
@@ -94,20 +94,19 @@ export function readKeyFile(
     if (!info.isFile) {
       throw new UserError(`${describe(kind)} ${path} is not a regular file: give the path of a key file`);
     }
-    if (kind === "secret" && info.mode !== null && (info.mode & 0o077) !== 0) {
+    if (kind !== "public" && info.mode !== null && (info.mode & 0o077) !== 0) {
       const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
-      warn(
-        `secret key file ${path} can be read by others (mode ${mode}): run chmod 600 ${path}`,
-      );
+      warn(`${describe(kind)} ${path} can be read by others (mode ${mode}): run chmod 600 ${path}`);
     }
     bytes = Deno.readFileSync(path);
   } catch (e) {
     if (e instanceof UserError) throw e;
-    throw fileError(
-      e,
-      `${describe(kind)} ${path}`,
-      kind === "secret" ? "make one with 'tappet keygen NAME'" : "copy the peer's NAME.pub here",
-    );
+    const create = kind === "secret"
+      ? "make one with 'tappet keygen NAME'"
+      : kind === "psk"
+      ? "make one with 'tappet genpsk FILE' and copy it to both peers"
+      : "copy the peer's NAME.pub here";
+    throw fileError(e, `${describe(kind)} ${path}`, create);
   }
   const parsed = parseKeyFile(bytes);
   memzero(bytes);

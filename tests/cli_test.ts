@@ -2,7 +2,7 @@
 
 import { strict as assert } from "node:assert";
 import { cli, parseArgs } from "../cli/args.ts";
-import { legacyConfigFromArgs } from "../cli/config.ts";
+import { tunnelConfigFromArgs } from "../cli/config.ts";
 
 function ok(args: string[]) {
   const r = parseArgs(args);
@@ -19,8 +19,9 @@ function fails(args: string[], pattern: RegExp): void {
 Deno.test("cli: the 2014 command line, unchanged", () => {
   const c = ok(["tp0", "nonce", "a.key", "b.pub", "198.18.0.2", "1011", "-l"]);
   assert.equal(c.cmd, "legacy");
-  const cfg = legacyConfigFromArgs(c as Extract<typeof c, { cmd: "legacy" }>);
+  const cfg = tunnelConfigFromArgs(c as Extract<typeof c, { cmd: "legacy" }>);
   assert.deepEqual(cfg, {
+    protocol: "legacy",
     iface: "tp0",
     nonceFile: "nonce",
     keyFile: "a.key",
@@ -99,9 +100,36 @@ Deno.test("cli: bad arguments are named", () => {
   ], /together/);
 });
 
-Deno.test("cli: the run form without --nonce-file is refused for the legacy format", () => {
-  const c = ok(["run", "--tap", "tp0", "--key", "a", "--peer-key", "b", "--connect", "198.18.0.2:1011"]);
-  assert.throws(() => legacyConfigFromArgs(c as Extract<typeof c, { cmd: "run" }>), /--nonce-file/);
+Deno.test("cli: run uses the current format by default; options of the other format are refused", () => {
+  const base = ["run", "--tap", "tp0", "--key", "a", "--peer-key", "b", "--connect", "198.18.0.2:1011"];
+  type Run = Extract<ReturnType<typeof ok>, { cmd: "run" }>;
+  const cfg = (args: string[]) => tunnelConfigFromArgs(ok(args) as Run);
+  assert.equal(cfg(base).protocol, "current");
+  assert.deepEqual(cfg([...base, "--psk", "p", "--keepalive", "25"]), {
+    protocol: "current",
+    iface: "tp0",
+    keyFile: "a",
+    peerKeyFile: "b",
+    listen: false,
+    host: "198.18.0.2",
+    port: 1011,
+    family: 4,
+    pskFile: "p",
+    keepaliveSeconds: 25,
+  });
+  assert.equal(cfg([...base, "--protocol", "legacy", "--nonce-file", "n"]).protocol, "legacy");
+  assert.throws(() => cfg([...base, "--protocol", "legacy"]), /legacy format needs --nonce-file/);
+  assert.throws(() => cfg([...base, "--nonce-file", "n"]), /--nonce-file is for the legacy format only/);
+  assert.throws(
+    () => cfg([...base, "--protocol", "legacy", "--nonce-file", "n", "--psk", "p"]),
+    /--psk works with the current/,
+  );
+  fails([...base, "--protocol", "wireguard"], /wireguard/);
+  fails([...base, "--keepalive", "0"], /keepalive/i);
+});
+
+Deno.test("cli: genpsk FILE", () => {
+  assert.deepEqual(ok(["genpsk", "x.psk"]), { cmd: "genpsk", file: "x.psk" });
 });
 
 Deno.test("cli: help, version, completion and usage errors return exit codes, never exit", () => {

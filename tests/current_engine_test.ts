@@ -458,3 +458,16 @@ Deno.test("current: the psk must match on both sides", () => {
   assert.equal(a.stats.handshakes, 0, "b uses no psk: the response does not decrypt");
   assert.ok(a.stats.dropHandshake >= 1);
 });
+
+Deno.test("current: a responder waits for the confirmation instead of starting a second handshake", () => {
+  const { net, a, b } = pair();
+  net.policy = (w) => (w.from === A_ADDR && w.bytes[0] === Type.Data ? "hold" : "pass");
+  net.flush(); // a has the session; its confirming keepalive is held
+  assert.equal(net.frame(b, frame(1)), false, "b has no confirmed session yet: the frame waits");
+  net.tick(2000);
+  assert.equal(b.stats.hsInitSent, 0, "b starts no handshake of its own");
+  net.policy = () => "pass";
+  net.release(); // the keepalive arrives: b's session is confirmed
+  assert.deepEqual(a.delivered, [frame(1)], "the waiting frame went out on the confirmed session");
+  assert.equal(a.stats.handshakes + b.stats.handshakes, 1);
+});

@@ -149,6 +149,8 @@ Deno.test({
         `${dir}/${me}.key`,
         "--peer-key",
         `${dir}/${peer}.pub`,
+        "--protocol",
+        "legacy",
         "--nonce-file",
         `${dir}/nonce-${me}`,
       ];

@@ -3,15 +3,18 @@
  * and consumes nothing, then the packet loop until SIGINT or SIGTERM.
  *
  * Order: libsodium, keys, the TAP interface, the socket, and only then the
- * nonce prefix, so a start that fails on any check does not burn a prefix.
- * Every fd opened is closed on every error path.
+ * legacy format's nonce prefix, so a start that fails on any check does not
+ * burn a prefix. Every fd opened is closed on every error path.
  *
  * @module
  */
 
 import { formatHostPort } from "../core/address.ts";
+import { CurrentEngine } from "../core/current_engine.ts";
+import type { Engine } from "../core/engine.ts";
+import { LegacyEngine } from "../core/legacy_engine.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
-import { LegacySession, OVERHEAD } from "../core/legacy.ts";
+import { LegacySession } from "../core/legacy.ts";
 import type { Stats } from "../core/stats.ts";
 import { UserError } from "../errors.ts";
 import { geteuid, monotonicNs } from "../ffi/libc.ts";
@@ -24,20 +27,17 @@ import type { Endpoint, SendFailure, Transport } from "../io/transport.ts";
 import { DenoUdpTransport } from "../io/udp_deno.ts";
 import { log, netLog } from "../log.ts";
 import { Tunnel, type TunnelEvents } from "./loop.ts";
-import { LegacyEngine } from "../core/legacy_engine.ts";
 
-/** A legacy tunnel's settings, as both command-line forms give them. */
-export interface LegacyConfig {
+/** Settings both wire formats share, as both command-line forms give them. */
+export interface CommonConfig {
   /** TAP interface name. */
   readonly iface: string;
-  /** Nonce file path. */
-  readonly nonceFile: string;
   /** Our secret key file. */
   readonly keyFile: string;
   /** The peer's public key file. */
   readonly peerKeyFile: string;
   /** Server (`-l`, `--listen`): bind `host:port` and learn the peer.
-   * Client: send to `host:port`. */
+   * Client (`--connect`): send to `host:port`. */
   readonly listen: boolean;
   /** IP literal to bind (server) or send to (client). */
   readonly host: string;
@@ -47,20 +47,43 @@ export interface LegacyConfig {
   readonly family: 4 | 6;
 }
 
+/** A legacy-format tunnel's settings. */
+export interface LegacyConfig extends CommonConfig {
+  /** The wire format of the 2014 tappet. */
+  readonly protocol: "legacy";
+  /** Nonce file path. */
+  readonly nonceFile: string;
+}
+
+/** A current-format tunnel's settings. */
+export interface CurrentConfig extends CommonConfig {
+  /** The Noise-based format. */
+  readonly protocol: "current";
+  /** A pre-shared key file (`tappet genpsk`), or none. */
+  readonly pskFile?: string;
+  /** Persistent keepalive interval in seconds, or none. */
+  readonly keepaliveSeconds?: number;
+}
+
+/** A tunnel's settings. */
+export type TunnelConfig = LegacyConfig | CurrentConfig;
+
 /** IP + UDP header bytes for an address family. */
 function ipUdpHeader(family: 4 | 6): number {
   return (family === 6 ? 40 : 20) + 8;
 }
 
-/** The TAP MTU that makes a full frame fit `pathMtu` (PROTOCOL.md §1 "MTU"):
- * path MTU − 98 over IPv4, − 118 over IPv6. */
-export function legacyTapMtu(pathMtu: number, family: 4 | 6): number {
-  return pathMtu - ipUdpHeader(family) - OVERHEAD - 14;
+/** The TAP MTU that makes a full frame fit `pathMtu`: the path MTU less the
+ * IP and UDP headers, the wire format's `overhead` and the 14-byte Ethernet
+ * header. Legacy (56): − 98 over IPv4, − 118 over IPv6. Current (24): − 66
+ * and − 86. */
+export function tapMtuFor(pathMtu: number, family: 4 | 6, overhead: number): number {
+  return pathMtu - ipUdpHeader(family) - overhead - 14;
 }
 
-/** Reads both keys and checks that they make sense together. Returns the
- * shared key; the secret key is zeroed before returning. */
-function loadLegacyKeys(config: LegacyConfig): Uint8Array<ArrayBuffer> {
+/** Our secret key and the peer's public key, checked against each other.
+ * The caller zeroes the secret key. */
+function loadKeys(config: TunnelConfig): { secret: Uint8Array<ArrayBuffer>; peer: Uint8Array<ArrayBuffer> } {
   if (config.keyFile.endsWith(".pub")) {
     throw new UserError(
       `secret key file ${config.keyFile} looks like a public key (.pub): give our NAME.key, and the peer's NAME.pub as the peer key`,
@@ -73,26 +96,32 @@ function loadLegacyKeys(config: LegacyConfig): Uint8Array<ArrayBuffer> {
   }
   const secret = readKeyFile(config.keyFile, "secret", (m) => log.warn`${m}`);
   try {
-    const theirs = readKeyFile(config.peerKeyFile, "public");
+    const peer = readKeyFile(config.peerKeyFile, "public");
     const ours = publicKeyOf(secret);
-    if (constantTimeEqual(ours, theirs)) {
+    if (constantTimeEqual(ours, peer)) {
       throw new UserError(
         `peer public key file ${config.peerKeyFile} holds our own public key: give the peer's NAME.pub`,
       );
     }
-    if (constantTimeEqual(secret, theirs)) {
+    if (constantTimeEqual(secret, peer)) {
       throw new UserError(
         `peer public key file ${config.peerKeyFile} holds the same key as ${config.keyFile}: give the peer's NAME.pub`,
       );
     }
-    return boxBeforenm(theirs, secret);
-  } finally {
+    return { secret, peer };
+  } catch (e) {
     memzero(secret);
+    throw e;
   }
 }
 
+function loadPsk(file: string | undefined): Uint8Array<ArrayBuffer> | undefined {
+  if (file === undefined) return undefined;
+  return readKeyFile(file, "psk", (m) => log.warn`${m}`);
+}
+
 /** Log lines for what the packet loop reports. */
-function tunnelEvents(device: string, family: 4 | 6): TunnelEvents {
+function tunnelEvents(device: string, family: 4 | 6, overhead: number): TunnelEvents {
   return {
     peerChanged(peer: Endpoint, first: boolean) {
       if (first) log.info`peer is ${formatHostPort(peer)}`;
@@ -101,12 +130,11 @@ function tunnelEvents(device: string, family: 4 | 6): TunnelEvents {
     sendFailed(f: SendFailure) {
       if (f.code === "EMSGSIZE") {
         const mtu = pathMtu(f.to, family);
-        const frame = f.length - OVERHEAD;
+        const frame = f.length - overhead;
+        const less = ipUdpHeader(family) + overhead + 14;
         const advice = mtu === undefined
-          ? `set the TAP MTU of ${device} to the path MTU − ${ipUdpHeader(family) + OVERHEAD + 14}`
-          : `set the TAP MTU of ${device} to ${legacyTapMtu(mtu, family)} (path MTU ${mtu} − ${
-            ipUdpHeader(family) + OVERHEAD + 14
-          })`;
+          ? `set the TAP MTU of ${device} to the path MTU − ${less}`
+          : `set the TAP MTU of ${device} to ${tapMtuFor(mtu, family, overhead)} (path MTU ${mtu} − ${less})`;
         netLog.warn`frame of ${frame} bytes is too big for the path to ${
           formatHostPort(f.to)
         }: ${advice}; dropped`;
@@ -130,55 +158,73 @@ function tunnelEvents(device: string, family: 4 | 6): TunnelEvents {
 }
 
 /**
- * Runs a legacy-format tunnel until SIGINT or SIGTERM (resolves) or a fatal
- * error (rejects; a {@linkcode UserError} for what the user can fix).
+ * Runs a tunnel until SIGINT or SIGTERM (resolves with its counters) or a
+ * fatal error (rejects; a {@linkcode UserError} for what the user can fix).
  */
-export async function runLegacy(config: LegacyConfig): Promise<Stats> {
+export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   sodium();
-  const shared = loadLegacyKeys(config);
+  const keys = loadKeys(config);
+  let psk: Uint8Array<ArrayBuffer> | undefined;
   let device: FrameDevice | undefined;
   let transport: Transport | undefined;
-  let session: LegacySession | undefined;
+  let engine: Engine | undefined;
+  const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
   try {
+    psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
     device = TapDevice.open(config.iface);
     const udp = config.listen
       ? DenoUdpTransport.bind(config.host, config.port, config.family)
       : DenoUdpTransport.bind(config.family === 6 ? "::" : "0.0.0.0", 0, config.family);
     transport = udp;
     if (udp.info.dfError !== undefined) log.debug`DF not set on the socket: ${udp.info.dfError}`;
-    const prefix = takeNoncePrefix(config.nonceFile);
-    const random = new Uint8Array(12);
-    randomBytes(random);
-    session = new LegacySession(shared, new LegacyNonce(prefix, random));
+    let detail: string;
+    if (config.protocol === "legacy") {
+      const shared = boxBeforenm(keys.peer, keys.secret);
+      try {
+        const prefix = takeNoncePrefix(config.nonceFile);
+        const random = new Uint8Array(12);
+        randomBytes(random);
+        const session = new LegacySession(shared, new LegacyNonce(prefix, random));
+        engine = new LegacyEngine({ session, peer, now: monotonicNs() });
+        detail = `legacy format, nonce prefix ${prefix}`;
+      } finally {
+        memzero(shared);
+      }
+    } else {
+      engine = new CurrentEngine({
+        secretKey: keys.secret,
+        peerPublic: keys.peer,
+        psk,
+        peer,
+        now: monotonicNs(),
+        wallClock: Date.now,
+        persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
+      });
+      detail = `current format${psk ? " with a pre-shared key" : ""}`;
+    }
     if (geteuid() === 0) {
       const hint = `ip tuntap add ${config.iface} mode tap user USER`;
       log.warn`running as root; better: '${hint}' once, then run tappet as USER`;
     }
     const role = config.listen ? "listening on" : "sending to";
     const where = formatHostPort({ host: config.host, port: config.port });
-    log.info`${role} ${where} from ${
-      formatHostPort(udp.local)
-    }, interface ${config.iface}, nonce prefix ${prefix}`;
+    const local = formatHostPort(udp.local);
+    log.info`${role} ${where} from ${local}, interface ${config.iface}, ${detail}`;
   } catch (e) {
     transport?.close();
     device?.close();
     throw e;
   } finally {
-    memzero(shared);
+    memzero(keys.secret);
+    if (psk) memzero(psk);
   }
 
-  const engine = new LegacyEngine({
-    session,
-    peer: config.listen ? undefined : { hostname: config.host, port: config.port },
-    now: monotonicNs(),
-  });
-  const stats = engine.stats;
   const tunnel = new Tunnel({
     device,
     transport,
     engine,
     clock: monotonicNs,
-    events: tunnelEvents(config.iface, config.family),
+    events: tunnelEvents(config.iface, config.family, engine.overhead),
   });
   const stop = () => tunnel.stop();
   Deno.addSignalListener("SIGINT", stop);
@@ -188,7 +234,7 @@ export async function runLegacy(config: LegacyConfig): Promise<Stats> {
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
-    log.info`stopped; counters ${JSON.stringify(stats.snapshot())}`;
+    log.info`stopped; counters ${JSON.stringify(engine.stats.snapshot())}`;
   }
-  return stats;
+  return engine.stats;
 }
