@@ -138,3 +138,10 @@ export async function transfer(
   const received = parse(recv, "recv");
   return { sent, received, mbps: (received.bytes * 8) / received.seconds / 1e6 };
 }
+
+/** The counters a tappet run with -v logged at exit (`stopped; counters {...}`). */
+export function counters(log: string): Record<string, number> {
+  const m = [...log.matchAll(/stopped; counters (\{.*\})/g)].at(-1);
+  if (m === undefined) throw new Error(`no counters in the log:\n${log}`);
+  return JSON.parse(m[1]);
+}

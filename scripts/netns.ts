@@ -131,13 +131,20 @@ export async function macOf(ns: string, iface: string): Promise<string> {
 export async function ping(
   ns: string,
   to: string,
-  options: { count?: number; size?: number; dontFragment?: boolean; interval?: number; timeout?: number } =
-    {},
+  options: {
+    count?: number;
+    size?: number;
+    dontFragment?: boolean;
+    interval?: number;
+    timeout?: number;
+    pattern?: string;
+  } = {},
 ): Promise<number> {
   const args = ["ping", "-n", "-q", "-c", String(options.count ?? 3), "-i", String(options.interval ?? 0.2)];
   args.push("-W", String(options.timeout ?? 2));
   if (options.size !== undefined) args.push("-s", String(options.size));
   if (options.dontFragment) args.push("-M", "do");
+  if (options.pattern !== undefined) args.push("-p", options.pattern);
   const out = await sh(["ip", "netns", "exec", ns, ...args, to], { allowFail: true });
   const m = /(\d+) received/.exec(out);
   return m ? Number(m[1]) : 0;

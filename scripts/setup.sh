@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux)
+APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump)
 
 have_deno() { command -v deno >/dev/null 2>&1 && deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; }
 if ! have_deno; then

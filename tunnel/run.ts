@@ -10,7 +10,7 @@
  */
 
 import { formatHostPort } from "../core/address.ts";
-import { CurrentEngine } from "../core/current_engine.ts";
+import { CurrentEngine, TIMERS, type Timers } from "../core/current_engine.ts";
 import type { Engine } from "../core/engine.ts";
 import { LegacyEngine } from "../core/legacy_engine.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
@@ -115,6 +115,33 @@ function loadKeys(config: TunnelConfig): { secret: Uint8Array<ArrayBuffer>; peer
   }
 }
 
+/** The environment variable through which tests shorten the current
+ * format's timers: JSON such as `{"rekeyAfterMs": 50}`. Read only when
+ * Deno grants access to it; never set it in production. */
+export const TEST_TIMERS_ENV = "TAPPET_TEST_TIMERS";
+
+function testTimers(): Partial<Timers> | undefined {
+  const perm = Deno.permissions.querySync({ name: "env", variable: TEST_TIMERS_ENV });
+  if (perm.state !== "granted") return undefined;
+  const text = Deno.env.get(TEST_TIMERS_ENV);
+  if (!text) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UserError(`${TEST_TIMERS_ENV} is not JSON: unset it`);
+  }
+  const timers: Partial<Timers> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!(k in TIMERS) || typeof v !== "number" || !(v > 0)) {
+      throw new UserError(`${TEST_TIMERS_ENV}: ${k} is not a timer or not a positive number: unset it`);
+    }
+    timers[k as keyof Timers] = v;
+  }
+  log.warn`${TEST_TIMERS_ENV} shortens the timers (${text}): for tests only`;
+  return timers;
+}
+
 function loadPsk(file: string | undefined): Uint8Array<ArrayBuffer> | undefined {
   if (file === undefined) return undefined;
   return readKeyFile(file, "psk", (m) => log.warn`${m}`);
@@ -199,6 +226,7 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
         now: monotonicNs(),
         wallClock: Date.now,
         persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
+        timers: testTimers(),
       });
       detail = `current format${psk ? " with a pre-shared key" : ""}`;
     }
