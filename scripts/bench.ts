@@ -1,0 +1,324 @@
+/**
+ * `deno task bench`: tappet's own benchmark. Two network namespaces joined by
+ * veth (MTU 1500), one tunnel at a time between them, each measured the same
+ * way, for several rounds:
+ *
+ * - TCP throughput both ways (iperf3, 10 s), and the tunnel's CPU time during
+ *   the forward run (utime + stime of both tunnel processes, from /proc), so
+ *   "Mbit per tunnel CPU-second" compares cost rather than the noisy share of
+ *   a shared machine;
+ * - small packets: 64-byte UDP as fast as iperf3 sends, packets received per second;
+ * - latency: 200 pings 10 ms apart, median and 99th percentile.
+ *
+ * Rows are set up and torn down in turn within each round, and every figure
+ * is reported as a ratio to a reference row taken in the same round, then
+ * the median over rounds: absolute numbers drift on a shared machine.
+ *
+ *     deno task bench [--rounds N] [--secs S] [--rows a,b,...] [--out FILE.jsonl]
+ *
+ * Needs root, iperf3 and ping. Rows whose program is missing are skipped.
+ *
+ * @module
+ */
+
+import { createPair, type NetnsPair, ping, sh, waitForPing } from "./netns.ts";
+import { NsProcess, tappetArgv } from "./harness.ts";
+
+/** A tunnel under test. */
+export interface Row {
+  /** Short name in the table. */
+  readonly name: string;
+  /** What it is, one line. */
+  readonly about: string;
+  /** TAP MTU for a 1500-byte underlay. */
+  readonly mtu: number;
+  /** Why the row cannot run here, or undefined. */
+  unavailable(): Promise<string | undefined>;
+  /** Starts the two ends (b listens, a connects); returns their processes. */
+  start(pair: NetnsPair, dir: string): Promise<NsProcess[]>;
+}
+
+/** One row's figures in one round. */
+export interface Measurement {
+  row: string;
+  round: number;
+  ok: boolean;
+  error?: string;
+  mtu?: number;
+  tcp_mbps?: number;
+  tcp_rev_mbps?: number;
+  tcp_retr?: number;
+  tunnel_cpu_s?: number;
+  mbit_per_cpu_s?: number;
+  ns_per_frame?: number;
+  udp_pps?: number;
+  udp_loss_pct?: number;
+  rtt_p50_ms?: number;
+  rtt_p99_ms?: number;
+}
+
+const PORT = 7011;
+
+async function keys(dir: string): Promise<void> {
+  for (const n of ["a", "b"]) {
+    try {
+      Deno.statSync(`${dir}/${n}.key`);
+      continue;
+    } catch { /* make it */ }
+    const argv = tappetArgv(["keygen", `${dir}/${n}`]);
+    const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  }
+}
+
+function fresh(path: string): string {
+  Deno.writeFileSync(path, new Uint8Array(4));
+  return path;
+}
+
+/** A row running tappet from this checkout with extra `run` options. */
+export function tappetRow(name: string, about: string, mtu: number, extra: string[]): Row {
+  return {
+    name,
+    about,
+    mtu,
+    unavailable: () => Promise.resolve(undefined),
+    async start(pair, dir) {
+      await keys(dir);
+      const side = (me: "a" | "b") => {
+        const peer = me === "a" ? "b" : "a";
+        const s = me === "a" ? pair.a : pair.b;
+        const legacy = extra.includes("legacy") ? ["--nonce-file", fresh(`${dir}/nonce-${me}`)] : [];
+        const role = me === "b" ? "--listen" : "--connect";
+        const args = ["run", "--tap", s.tap, "--key", `${dir}/${me}.key`, "--peer-key", `${dir}/${peer}.pub`];
+        return new NsProcess(
+          s.ns,
+          tappetArgv([...args, ...legacy, ...extra, role, `${pair.b.underlay}:${PORT}`, "-v"]),
+          `${dir}/${name}-${me}.log`,
+        );
+      };
+      const b = side("b");
+      await new Promise((r) => setTimeout(r, 300));
+      return [b, side("a")];
+    },
+  };
+}
+
+/** The rows this benchmark knows, by name. */
+export const ROWS: Record<string, Row> = {
+  "tappet-legacy": tappetRow("tappet-legacy", "this tappet, legacy format (2014 wire format)", 1402, [
+    "--protocol",
+    "legacy",
+  ]),
+  "tappet-current": tappetRow(
+    "tappet-current",
+    "this tappet, current format (Noise, 24 bytes/frame)",
+    1434,
+    [],
+  ),
+};
+
+// ---------------------------------------------------------------- measuring
+
+const CLK_TCK = 100;
+
+/** utime + stime of `pid` and its threads, seconds. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** The parts of iperf3's JSON that the benchmark reads. */
+interface IperfSum {
+  bytes: number;
+  bits_per_second: number;
+  retransmits?: number;
+  packets?: number;
+  lost_packets?: number;
+  lost_percent?: number;
+  seconds: number;
+}
+interface IperfResult {
+  error?: string;
+  end: { sum_received: IperfSum; sum_sent: IperfSum; sum?: IperfSum };
+}
+
+async function iperf(ns: string, args: string[]): Promise<IperfResult> {
+  const out = await sh(["ip", "netns", "exec", ns, "iperf3", "-J", ...args], { allowFail: true });
+  const json = JSON.parse(out || "{}");
+  if (json.error) throw new Error(`iperf3 ${args.join(" ")}: ${json.error}`);
+  return json;
+}
+
+async function pingPercentiles(ns: string, to: string): Promise<{ p50: number; p99: number }> {
+  const out = await sh(["ip", "netns", "exec", ns, "ping", "-n", "-c", "200", "-i", "0.01", to], {
+    allowFail: true,
+  });
+  const rtts = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
+  if (rtts.length === 0) throw new Error("no ping replies");
+  const q = (p: number) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))];
+  return { p50: q(0.5), p99: q(0.99) };
+}
+
+/** Measures one row once. */
+export async function measure(row: Row, round: number, secs: number, id: number): Promise<Measurement> {
+  const m: Measurement = { row: row.name, round, ok: false, mtu: row.mtu };
+  const pair = await createPair({ id, mtu: row.mtu, prefix: `tpb${id}` });
+  const dir = Deno.makeTempDirSync({ prefix: `tappet-bench-${row.name}-` });
+  const procs: NsProcess[] = [];
+  try {
+    procs.push(...await row.start(pair, dir));
+    if (!await waitForPing(pair.a.ns, pair.b.overlay, 20)) throw new Error("the tunnel did not come up");
+    if (await ping(pair.a.ns, pair.b.overlay, { count: 1, size: row.mtu - 28, dontFragment: true }) !== 1) {
+      throw new Error(`a full-size frame (MTU ${row.mtu}) does not pass`);
+    }
+    const server = new NsProcess(pair.b.ns, ["iperf3", "-s"], `${dir}/iperf3-server.log`);
+    procs.push(server);
+    await new Promise((r) => setTimeout(r, 500));
+    const cpu0 = procs.slice(0, -1).reduce((s, p) => s + cpuSeconds(p.pid), 0);
+    const fwd = await iperf(pair.a.ns, ["-c", pair.b.overlay, "-t", String(secs)]);
+    const cpu1 = procs.slice(0, -1).reduce((s, p) => s + cpuSeconds(p.pid), 0);
+    const bits = fwd.end.sum_received.bytes * 8;
+    m.tcp_mbps = fwd.end.sum_received.bits_per_second / 1e6;
+    m.tcp_retr = fwd.end.sum_sent.retransmits;
+    m.tunnel_cpu_s = cpu1 - cpu0;
+    m.mbit_per_cpu_s = bits / 1e6 / m.tunnel_cpu_s;
+    // Frames each way: the data (MSS + 40 + 14 bytes each) and about one ACK per two.
+    const frames = (fwd.end.sum_received.bytes / (row.mtu - 40)) * 1.5;
+    m.ns_per_frame = (m.tunnel_cpu_s * 1e9) / frames / 2;
+    const rev = await iperf(pair.a.ns, ["-c", pair.b.overlay, "-t", String(secs), "-R"]);
+    m.tcp_rev_mbps = rev.end.sum_received.bits_per_second / 1e6;
+    const udp = await iperf(pair.a.ns, ["-c", pair.b.overlay, "-u", "-l", "64", "-b", "0", "-t", "5"]);
+    const sum = udp.end.sum_received ?? udp.end.sum;
+    m.udp_pps = ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
+    m.udp_loss_pct = sum.lost_percent;
+    const p = await pingPercentiles(pair.a.ns, pair.b.overlay);
+    m.rtt_p50_ms = p.p50;
+    m.rtt_p99_ms = p.p99;
+    m.ok = true;
+  } catch (e) {
+    m.error = (e as Error).message;
+    for (const p of procs) console.error(`--- ${p.log}\n${p.text().slice(-2000)}`);
+  } finally {
+    for (const p of procs) await p.stop("SIGTERM", 3000);
+    await pair.destroy();
+    Deno.removeSync(dir, { recursive: true });
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------- reporting
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Median over rounds of `field`, and of its per-round ratio to the reference row. */
+export function summarize(results: Measurement[], rows: string[], reference: string) {
+  const field = (r: string, f: keyof Measurement) =>
+    results.filter((m) => m.row === r && m.ok).map((m) => m[f] as number);
+  const ratio = (r: string, f: keyof Measurement) => {
+    const out: number[] = [];
+    for (const m of results.filter((m) => m.row === r && m.ok)) {
+      const ref = results.find((x) => x.row === reference && x.round === m.round && x.ok);
+      if (ref) out.push((m[f] as number) / (ref[f] as number));
+    }
+    return median(out);
+  };
+  return rows.map((r) => ({
+    row: r,
+    rounds: field(r, "tcp_mbps").length,
+    tcp_mbps: median(field(r, "tcp_mbps")),
+    tcp_rev_mbps: median(field(r, "tcp_rev_mbps")),
+    mbit_per_cpu_s: median(field(r, "mbit_per_cpu_s")),
+    ns_per_frame: median(field(r, "ns_per_frame")),
+    udp_pps: median(field(r, "udp_pps")),
+    rtt_p50_ms: median(field(r, "rtt_p50_ms")),
+    rtt_p99_ms: median(field(r, "rtt_p99_ms")),
+    tcp_ratio: ratio(r, "tcp_mbps"),
+    tcp_rev_ratio: ratio(r, "tcp_rev_mbps"),
+    cpu_ratio: ratio(r, "mbit_per_cpu_s"),
+    udp_ratio: ratio(r, "udp_pps"),
+    p99_ratio: ratio(r, "rtt_p99_ms"),
+  }));
+}
+
+const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "–");
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "–");
+
+/** The summary as a markdown table, ratios against `reference`. */
+export function markdown(summary: ReturnType<typeof summarize>, reference: string): string {
+  const lines = [
+    `| row | TCP Mbit/s | TCP −R Mbit/s | Mbit per tunnel CPU-s | CPU ns/frame | 64 B UDP pkt/s | ping p50 / p99 ms | × ${reference}: TCP / −R / per CPU / UDP / p99 |`,
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const s of summary) {
+    lines.push(
+      `| ${s.row} | ${f0(s.tcp_mbps)} | ${f0(s.tcp_rev_mbps)} | ${f0(s.mbit_per_cpu_s)} | ${
+        f0(s.ns_per_frame)
+      } | ${f0(s.udp_pps)} | ${f2(s.rtt_p50_ms)} / ${f2(s.rtt_p99_ms)} | ${f2(s.tcp_ratio)} / ${
+        f2(s.tcp_rev_ratio)
+      } / ${f2(s.cpu_ratio)} / ${f2(s.udp_ratio)} / ${f2(s.p99_ratio)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function arg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1] : fallback;
+}
+
+if (import.meta.main) {
+  if (Deno.uid() !== 0) {
+    console.error("bench: run as root (it makes network namespaces)");
+    Deno.exit(2);
+  }
+  for (const tool of ["iperf3", "ping"]) {
+    if ((await sh(["sh", "-c", `command -v ${tool} || true`])).trim() === "") {
+      console.error(`bench: ${tool} is missing: apt-get install ${tool === "ping" ? "iputils-ping" : tool}`);
+      Deno.exit(2);
+    }
+  }
+  const rounds = Number(arg("rounds", "3"));
+  const secs = Number(arg("secs", "10"));
+  const wanted = arg("rows", Object.keys(ROWS).join(",")).split(",");
+  const reference = arg("reference", wanted[0]);
+  const out = arg("out", `bench-results/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`);
+  Deno.mkdirSync(out.replace(/\/[^/]*$/, ""), { recursive: true });
+  const rows: Row[] = [];
+  for (const name of wanted) {
+    const row = ROWS[name];
+    if (row === undefined) {
+      console.error(`bench: no row named ${name}; rows: ${Object.keys(ROWS).join(", ")}`);
+      Deno.exit(2);
+    }
+    const why = await row.unavailable();
+    if (why) console.error(`bench: skipping ${name}: ${why}`);
+    else rows.push(row);
+  }
+  const results: Measurement[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, row] of rows.entries()) {
+      console.error(`bench: round ${round}/${rounds}: ${row.name}`);
+      const m = await measure(row, round, secs, 200 + i);
+      results.push(m);
+      Deno.writeTextFileSync(out, JSON.stringify(m) + "\n", { append: true });
+      if (!m.ok) console.error(`bench: ${row.name} failed: ${m.error}`);
+    }
+  }
+  const summary = summarize(results, rows.map((r) => r.name), reference);
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${rounds} rounds of ${secs} s, medians:\n`);
+  console.log(markdown(summary, reference));
+  console.log(`\nraw results: ${out}`);
+}
