@@ -86,6 +86,11 @@ export class Stats {
   /** Dropped: a frame that waited for a session that never came. */
   dropTxNoSession = 0;
 
+  /** The counters that are not zero, for logs: `{ rxFrames: 12, ... }`. */
+  nonZero(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this).filter(([, v]) => v !== 0)) as Record<string, number>;
+  }
+
   /** All counters, for logs: `{ rxFrames: 12, ... }`. */
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this)) as Record<string, number>;

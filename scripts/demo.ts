@@ -37,7 +37,7 @@ function onSignal(): void {
 async function demo(): Promise<void> {
   if (Deno.uid() !== 0) throw new Error("the demo makes network namespaces: run it as root");
   step("Two hosts: network namespaces tappet-demo-a and tappet-demo-b, joined by a veth pair");
-  pair = await createPair({ id: ID, prefix: "tappet-demo" });
+  pair = await createPair({ id: ID, prefix: "tappet-demo", mtu: 1434 });
   const { a, b } = pair;
   console.log(`  underlay: ${a.underlay} (a) <-> ${b.underlay} (b), MTU 1500`);
   console.log(
@@ -51,14 +51,47 @@ async function demo(): Promise<void> {
     show(name === "a" ? a.ns : b.ns, ["tappet", "keygen", `${dir}/${name}`]);
     const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
     if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-    Deno.writeFileSync(`${dir}/nonce-${name}`, new Uint8Array(4));
-    show(name === "a" ? a.ns : b.ns, ["dd", "if=/dev/zero", `of=${dir}/nonce-${name}`, "bs=1", "count=4"]);
   }
   console.log(await sh(["ls", "-l", dir]));
 
-  step("Start the server on b (-l), then the client on a: the 2014 command line");
-  const server = [b.tap, `${dir}/nonce-b`, `${dir}/b.key`, `${dir}/a.pub`, b.underlay, "1011", "-l", "-v"];
-  const client = [a.tap, `${dir}/nonce-a`, `${dir}/a.key`, `${dir}/b.pub`, b.underlay, "1011", "-v"];
+  step("The current format: start the server on b (--listen), then the client on a (--connect)");
+  const common = (me: string, peer: string) => [
+    "run",
+    "--tap",
+    "tp0",
+    "--key",
+    `${dir}/${me}.key`,
+    "--peer-key",
+    `${dir}/${peer}.pub`,
+  ];
+  await session(
+    [...common("b", "a"), "--listen", `${b.underlay}:1011`, "-v"],
+    [...common("a", "b"), "--connect", `${b.underlay}:1011`, "-v"],
+    BYTES,
+  );
+  await pair.destroy();
+
+  step("The legacy format, to tunnel with a 2014 tappet: the 2014 command line, unchanged");
+  pair = await createPair({ id: ID, prefix: "tappet-demo" }); // TAP MTU 1402 for its 56 bytes per frame
+  for (const name of ["a", "b"]) {
+    Deno.writeFileSync(`${dir}/nonce-${name}`, new Uint8Array(4));
+    show(name === "a" ? a.ns : b.ns, ["dd", "if=/dev/zero", `of=${dir}/nonce-${name}`, "bs=1", "count=4"]);
+  }
+  await session(
+    [b.tap, `${dir}/nonce-b`, `${dir}/b.key`, `${dir}/a.pub`, b.underlay, "1011", "-l", "-v"],
+    [a.tap, `${dir}/nonce-a`, `${dir}/a.key`, `${dir}/b.pub`, b.underlay, "1011", "-v"],
+    BYTES / 4,
+  );
+  const prefix = (n: string) =>
+    new DataView(Deno.readFileSync(`${dir}/nonce-${n}`).buffer).getUint32(0, true);
+  console.log(
+    `  nonce files now hold ${prefix("a")} (a) and ${prefix("b")} (b): the next run uses a larger prefix`,
+  );
+}
+
+/** Starts server and client, pings both ways, transfers `bytes`, stops both. */
+async function session(server: string[], client: string[], bytes: number): Promise<void> {
+  const { a, b } = pair!;
   show(b.ns, ["tappet", ...server]);
   procs.push(new NsProcess(b.ns, tappetArgv(server), `${dir}/b.log`));
   show(a.ns, ["tappet", ...client]);
@@ -66,25 +99,13 @@ async function demo(): Promise<void> {
   if (!await waitForPing(a.ns, b.overlay)) throw new Error("the tunnel did not come up within 15 s");
 
   step(`Ping through the tunnel, a -> b (${b.overlay})`);
-  console.log(await pair.exec(a.ns, ["ping", "-c", "4", "-i", "0.2", b.overlay]));
-  step(`Ping with full-size frames and DF set, b -> a (${pair.mtu - 28} bytes of ICMP payload)`);
-  console.log(
-    await pair.exec(b.ns, [
-      "ping",
-      "-c",
-      "3",
-      "-i",
-      "0.2",
-      "-M",
-      "do",
-      "-s",
-      String(pair.mtu - 28),
-      a.overlay,
-    ]),
-  );
+  console.log(await pair!.exec(a.ns, ["ping", "-c", "4", "-i", "0.2", b.overlay]));
+  const size = String(pair!.mtu - 28);
+  step(`Ping with full-size frames and DF set, b -> a (${size} bytes of ICMP payload, TAP MTU ${pair!.mtu})`);
+  console.log(await pair!.exec(b.ns, ["ping", "-c", "3", "-i", "0.2", "-M", "do", "-s", size, a.overlay]));
 
-  step(`TCP transfer of ${BYTES / 1048576} MiB from a to b through the tunnel, checked by SHA-256`);
-  const t = await transfer(pair, BYTES);
+  step(`TCP transfer of ${bytes / 1048576} MiB from a to b through the tunnel, checked by SHA-256`);
+  const t = await transfer(pair!, bytes);
   const same = t.sent.sha256 === t.received.sha256 && t.sent.bytes === t.received.bytes;
   console.log(`  sent     ${t.sent.bytes} bytes, sha256 ${t.sent.sha256}`);
   console.log(
@@ -96,16 +117,11 @@ async function demo(): Promise<void> {
   if (!same) throw new Error("the transfer arrived damaged");
 
   step("Stop both ends (SIGTERM) and read what they logged");
-  for (const p of procs) {
+  for (const p of procs.splice(0)) {
     const status = await p.stop("SIGTERM");
     console.log(`  ${p.log.endsWith("a.log") ? "client a" : "server b"} exited with status ${status.code}:`);
     for (const line of p.text().trim().split("\n")) console.log(`    ${line}`);
   }
-  const prefix = (n: string) =>
-    new DataView(Deno.readFileSync(`${dir}/nonce-${n}`).buffer).getUint32(0, true);
-  console.log(
-    `  nonce files now hold ${prefix("a")} (a) and ${prefix("b")} (b): the next run uses a larger prefix`,
-  );
 }
 
 if (import.meta.main) {
@@ -114,7 +130,7 @@ if (import.meta.main) {
   let status = 0;
   try {
     await demo();
-    step("Done: the tunnel carried ARP, ICMP and TCP between the two namespaces");
+    step("Done: both formats carried ARP, ICMP and TCP between the two namespaces");
   } catch (e) {
     console.error(`demo failed: ${(e as Error).message}`);
     for (const p of procs) console.error(`--- ${p.log}\n${p.text()}`);

@@ -7,6 +7,7 @@
  */
 
 import type { NetnsPair } from "./netns.ts";
+import { Stats } from "../core/stats.ts";
 
 /** Path of tappet's entry point. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -139,9 +140,10 @@ export async function transfer(
   return { sent, received, mbps: (received.bytes * 8) / received.seconds / 1e6 };
 }
 
-/** The counters a tappet run with -v logged at exit (`stopped; counters {...}`). */
+/** The counters a tappet run with -v logged at exit (`stopped; counters {...}`,
+ * the non-zero ones), every counter present. */
 export function counters(log: string): Record<string, number> {
   const m = [...log.matchAll(/stopped; counters (\{.*\})/g)].at(-1);
   if (m === undefined) throw new Error(`no counters in the log:\n${log}`);
-  return JSON.parse(m[1]);
+  return { ...new Stats().snapshot(), ...JSON.parse(m[1]) };
 }

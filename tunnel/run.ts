@@ -262,7 +262,7 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
-    log.info`stopped; counters ${JSON.stringify(engine.stats.snapshot())}`;
+    log.info`stopped; counters ${JSON.stringify(engine.stats.nonZero())}`;
   }
   return engine.stats;
 }
