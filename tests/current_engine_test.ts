@@ -471,3 +471,17 @@ Deno.test("current: a responder waits for the confirmation instead of starting a
   assert.deepEqual(a.delivered, [frame(1)], "the waiting frame went out on the confirmed session");
   assert.equal(a.stats.handshakes + b.stats.handshakes, 1);
 });
+
+Deno.test("current: the peer's address follows authenticated datagrams (roaming), never junk", () => {
+  const { net, a, b } = pair();
+  net.flush();
+  assertFlows(net, a, b);
+  a.addr = { hostname: "198.18.7.9", port: 40001 }; // the client's address changes
+  net.frame(a, frame(1));
+  assert.deepEqual(b.engine.peer, a.addr, "b follows the first authenticated datagram from the new address");
+  const n = a.delivered.length;
+  net.frame(b, frame(2));
+  assert.deepEqual(a.delivered.slice(n), [frame(2)], "b's replies reach the new address");
+  net.deliver({ from: { hostname: "198.18.7.66", port: 6 }, to: B_ADDR, bytes: new Uint8Array(100).fill(4) });
+  assert.deepEqual(b.engine.peer, a.addr, "junk does not move the peer");
+});
