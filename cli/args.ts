@@ -139,6 +139,13 @@ const runCommand = command(
         }),
         "current" as const,
       ),
+      transport: withDefault(
+        option("--transport", choice(["ffi", "deno"] as const, { metavar: "SOCKET" }), {
+          description:
+            message`The UDP socket: ffi (the default: tappet's own, batched with recvmmsg/sendmmsg, faster) or deno (Deno.listenDatagram).`,
+        }),
+        "ffi" as const,
+      ),
       nonceFile: optional(
         option("--nonce-file", string({ metavar: "FILE" }), {
           description:

@@ -20,6 +20,7 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
   if (command.cmd === "legacy") {
     return {
       protocol: "legacy",
+      transport: "ffi",
       iface: command.iface,
       nonceFile: command.nonceFile,
       keyFile: command.ourKey,
@@ -31,6 +32,7 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     };
   }
   const common = {
+    transport: command.transport,
     iface: command.tap,
     keyFile: command.key,
     peerKeyFile: command.peerKey,

@@ -56,7 +56,10 @@ export function parseIp(s: string): Parsed<{ host: string; family: 4 | 6 }> {
       error: `address "${s}" is not an IPv4 or IPv6 literal: give one like 192.0.2.1 or 2001:db8::1`,
     };
   }
-  return { ok: true, value: { host: s, family } };
+  // IPv6 in its canonical text form (RFC 5952), so that the configured peer
+  // and the source address of its datagrams compare equal.
+  const host = family === 6 ? new URL(`http://[${s}]/`).hostname.slice(1, -1) : s;
+  return { ok: true, value: { host, family } };
 }
 
 /** Parses `ADDRESS:PORT`, with an IPv6 address in brackets:

@@ -78,6 +78,12 @@ const SYMBOLS = {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
     result: "i32",
   },
+  /** int recvmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags,
+   *   struct timespec *timeout): the number of messages received */
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
+  /** int sendmmsg(int fd, struct mmsghdr *msgvec, unsigned int vlen, int flags):
+   * the number of messages sent */
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Constants from the Linux UAPI and glibc headers named beside each. */
@@ -112,6 +118,15 @@ export const C = {
   IPV6_MTU_DISCOVER: 23,
   IPV6_MTU: 24,
   IPV6_PMTUDISC_DO: 2,
+  IPV6_V6ONLY: 26,
+  SOCK_NONBLOCK: 0o4000,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_SNDBUFFORCE: 32,
+  SO_RCVBUFFORCE: 33,
+  // <bits/socket.h>
+  MSG_TRUNC: 0x20,
+  MSG_DONTWAIT: 0x40,
 } as const;
 
 /** errno values (<asm-generic/errno-base.h>, <asm-generic/errno.h>; the same

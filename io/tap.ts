@@ -29,6 +29,7 @@ import {
 } from "../ffi/libc.ts";
 import { OsError } from "../errors.ts";
 import type { PacketBuffer } from "../core/packet.ts";
+import { FdWaiter } from "./wait.ts";
 
 /** Constants from <linux/if_tun.h> and <linux/if.h>. */
 const TUN = {
@@ -71,6 +72,8 @@ export interface FrameDevice {
   wake(): void;
   /** Releases the device. Safe to call twice, and during a wait. */
   close(): void;
+  /** The device's fd, when it has one: then the loop may poll it itself. */
+  readonly fd?: number;
 }
 
 /** Checks an interface name the way the kernel will use it: 1 to 15 bytes,
@@ -97,26 +100,13 @@ function createHint(name: string): string {
 export class TapDevice implements FrameDevice {
   readonly name: string;
   #fd: number;
-  readonly #wakeRead: number;
-  readonly #wakeWrite: number;
-  // struct pollfd[2] { int fd; short events; short revents; }: the TAP fd and
-  // the wake pipe. Kept as a field: a nonblocking call must not outlive it.
-  readonly #pollfds = new Int32Array(4);
-  readonly #pollBytes = new Uint8Array(this.#pollfds.buffer);
-  readonly #drain = new Uint8Array(64);
-  readonly #one = new Uint8Array(1);
-  #waiting: Promise<number> | undefined;
+  readonly #waiter: FdWaiter;
   #closed = false;
 
-  private constructor(name: string, fd: number, wakeRead: number, wakeWrite: number) {
+  private constructor(name: string, fd: number) {
     this.name = name;
     this.#fd = fd;
-    this.#wakeRead = wakeRead;
-    this.#wakeWrite = wakeWrite;
-    this.#pollfds[0] = fd;
-    this.#pollfds[1] = C.POLLIN;
-    this.#pollfds[2] = wakeRead;
-    this.#pollfds[3] = C.POLLIN;
+    this.#waiter = new FdWaiter(fd);
   }
 
   /**
@@ -133,8 +123,6 @@ export class TapDevice implements FrameDevice {
     }
     const fd = c.open(cString("/dev/net/tun"), C.O_RDWR | C.O_NONBLOCK | C.O_CLOEXEC, 0);
     if (fd < 0) throw tunOpenError(errno());
-    let wakeRead = -1;
-    let wakeWrite = -1;
     try {
       const ifr = new Uint8Array(TUN.IFREQ_BYTES);
       ifr.set(new TextEncoder().encode(name));
@@ -148,19 +136,14 @@ export class TapDevice implements FrameDevice {
       if ((flags & TUN.IFF_PERSIST) === 0) {
         throw new UserError(`interface ${name} does not exist: create it with '${createHint(name)}'`);
       }
-      const fds = new Int32Array(2);
-      check("pipe2", c.pipe2(new Uint8Array(fds.buffer), C.O_NONBLOCK | C.O_CLOEXEC));
-      [wakeRead, wakeWrite] = fds;
-      return new TapDevice(name, fd, wakeRead, wakeWrite);
+      return new TapDevice(name, fd);
     } catch (e) {
-      closeQuietly(wakeRead);
-      closeQuietly(wakeWrite);
       closeQuietly(fd);
       throw e;
     }
   }
 
-  /** The attached fd, for tests and diagnostics; -1 once closed. */
+  /** The attached fd, for the loop's poll(); -1 once closed. */
   get fd(): number {
     return this.#fd;
   }
@@ -184,46 +167,21 @@ export class TapDevice implements FrameDevice {
     throw this.#failure("write", code);
   }
 
-  async readable(): Promise<void> {
-    if (this.#closed) return;
-    if (this.#waiting !== undefined) throw new Error("TapDevice.readable() is already waiting");
-    this.#pollfds[1] = C.POLLIN; // events; clears revents
-    this.#pollfds[3] = C.POLLIN;
-    this.#waiting = libc().poll(this.#pollBytes, 2n, -1);
-    try {
-      await this.#waiting;
-    } finally {
-      this.#waiting = undefined;
-    }
-    if ((this.#pollfds[3] >>> 16) !== 0) {
-      while (libc().read(this.#wakeRead, this.#drain, 64n) > 0) { /* drain */ }
-    }
-    if (this.#closed) this.#release();
+  readable(): Promise<void> {
+    return this.#waiter.readable();
   }
 
   wake(): void {
-    if (this.#wakeWrite >= 0) libc().write(this.#wakeWrite, this.#one, 1n);
+    this.#waiter.wake();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#waiting !== undefined) {
-      // poll() is running on another thread with these fds: wake it, and
-      // let readable() release them once it returns.
-      this.wake();
-    } else {
-      this.#release();
-    }
-  }
-
-  #release(): void {
-    if (this.#fd < 0) return;
-    closeQuietly(this.#fd);
-    closeQuietly(this.#wakeRead);
-    closeQuietly(this.#wakeWrite);
-    this.#fd = -1;
-    this.#pollfds[0] = -1;
+    this.#waiter.close(() => {
+      closeQuietly(this.#fd);
+      this.#fd = -1;
+    });
   }
 
   #failure(op: string, code: number): Error {

@@ -70,4 +70,28 @@ export interface Transport {
   ): Promise<void>;
   /** Releases the socket. */
   close(): void;
+  /** Present when the socket can be driven synchronously by a loop that
+   * polls its fd itself (the FFI socket); absent for Deno's. */
+  readonly sync?: SyncTransport;
+}
+
+/**
+ * The synchronous side of a Transport, for the loop that owns the main
+ * thread: no promise per call, so nothing is allocated per batch.
+ */
+export interface SyncTransport {
+  /** The socket's fd, to poll for readability. */
+  readonly fd: number;
+  /** As {@linkcode Transport.receive}, but returns 0 at once when nothing
+   * is queued. Throws an OsError on a socket error. */
+  receiveNow(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): number;
+  /** As {@linkcode Transport.send}, done when it returns. May block while
+   * the socket's send buffer is full. */
+  sendNow(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    to: Endpoint,
+    onFailure: (failure: SendFailure) => void,
+  ): void;
 }

@@ -22,6 +22,7 @@ Deno.test("cli: the 2014 command line, unchanged", () => {
   const cfg = tunnelConfigFromArgs(c as Extract<typeof c, { cmd: "legacy" }>);
   assert.deepEqual(cfg, {
     protocol: "legacy",
+    transport: "ffi",
     iface: "tp0",
     nonceFile: "nonce",
     keyFile: "a.key",
@@ -107,6 +108,7 @@ Deno.test("cli: run uses the current format by default; options of the other for
   assert.equal(cfg(base).protocol, "current");
   assert.deepEqual(cfg([...base, "--psk", "p", "--keepalive", "25"]), {
     protocol: "current",
+    transport: "ffi",
     iface: "tp0",
     keyFile: "a",
     peerKeyFile: "b",
@@ -125,6 +127,8 @@ Deno.test("cli: run uses the current format by default; options of the other for
     /--psk works with the current/,
   );
   fails([...base, "--protocol", "wireguard"], /wireguard/);
+  assert.equal(cfg([...base, "--transport", "deno"]).transport, "deno");
+  fails([...base, "--transport", "dpdk"], /dpdk/);
   fails([...base, "--keepalive", "0"], /keepalive/i);
 });
 

@@ -133,33 +133,41 @@ Deno.test({
     }),
 });
 
-Deno.test({
-  name: "integration: legacy tunnel over IPv6, named options (tappet run)",
-  ignore: !canRun,
-  fn: () =>
-    withBed(102, 6, async ({ pair, dir, procs }) => {
-      await keysAndNonces(dir);
-      const { a, b } = pair;
-      const server = `[${b.underlay}]:1011`;
-      const common = (me: string, peer: string) => [
-        "run",
-        "--tap",
-        "tp0",
-        "--key",
-        `${dir}/${me}.key`,
-        "--peer-key",
-        `${dir}/${peer}.pub`,
-        "--protocol",
-        "legacy",
-        "--nonce-file",
-        `${dir}/nonce-${me}`,
-      ];
-      procs.push(new NsProcess(b.ns, tappetArgv([...common("b", "a"), "--listen", server]), `${dir}/b.log`));
-      procs.push(new NsProcess(a.ns, tappetArgv([...common("a", "b"), "--connect", server]), `${dir}/a.log`));
-      await exercise(pair, dir);
-      await stopCleanly(procs);
-    }),
-});
+for (const transport of ["ffi", "deno"]) {
+  Deno.test({
+    name: `integration: legacy tunnel over IPv6, named options (tappet run, ${transport} socket)`,
+    ignore: !canRun,
+    fn: () =>
+      withBed(transport === "ffi" ? 102 : 122, 6, async ({ pair, dir, procs }) => {
+        await keysAndNonces(dir);
+        const { a, b } = pair;
+        const server = `[${b.underlay}]:1011`;
+        const common = (me: string, peer: string) => [
+          "run",
+          "--tap",
+          "tp0",
+          "--key",
+          `${dir}/${me}.key`,
+          "--peer-key",
+          `${dir}/${peer}.pub`,
+          "--protocol",
+          "legacy",
+          "--transport",
+          transport,
+          "--nonce-file",
+          `${dir}/nonce-${me}`,
+        ];
+        procs.push(
+          new NsProcess(b.ns, tappetArgv([...common("b", "a"), "--listen", server]), `${dir}/b.log`),
+        );
+        procs.push(
+          new NsProcess(a.ns, tappetArgv([...common("a", "b"), "--connect", server]), `${dir}/a.log`),
+        );
+        await exercise(pair, dir);
+        await stopCleanly(procs);
+      }),
+  });
+}
 
 Deno.test({
   name: "integration: a restarted client is accepted again (its nonce prefix is larger)",

@@ -27,6 +27,15 @@
  * they were sealed: the legacy format's strictly-increasing replay rule
  * depends on it.
  *
+ * With a TAP device and a socket that both expose their fds (the FFI
+ * transport), one synchronous loop does both directions instead, as the
+ * 2014 program's select() loop did: it drains a batch from the TAP and a
+ * batch from the socket, and when both are empty it blocks in poll() on both
+ * fds, on the main thread, until the next timer is due. No promise and no
+ * thread hop per packet: a frame is forwarded as soon as poll() returns. It
+ * returns to the event loop after every batch, so signal handlers (a
+ * signal also ends the poll early) and timers run under full load.
+ *
  * @module
  */
 
@@ -34,7 +43,9 @@ import { setImmediate } from "node:timers";
 import type { Engine } from "../core/engine.ts";
 import { PacketBuffer } from "../core/packet.ts";
 import type { FrameDevice } from "../io/tap.ts";
-import type { Endpoint, SendFailure, Transport } from "../io/transport.ts";
+import type { Endpoint, SendFailure, SyncTransport, Transport } from "../io/transport.ts";
+import { PollSet } from "../io/wait.ts";
+import { libc } from "../ffi/libc.ts";
 
 /** Frames read from the TAP device per batch. */
 export const DEFAULT_BATCH = 32;
@@ -66,6 +77,18 @@ export interface TunnelOptions {
   /** Frames per outbound batch; default {@linkcode DEFAULT_BATCH}. */
   batch?: number;
 }
+
+/**
+ * The longest the synchronous loop blocks in poll() at a time, ms. Deno's
+ * runtime reads its I/O driver (where signals arrive) only when it parks or
+ * every 61 scheduler ticks, so the loop parks it after each idle wait: a
+ * signal that poll() did not see is handled within this time.
+ */
+const IDLE_POLL_MS = 50;
+
+/** Awaits a nonblocking FFI call that returns at once (poll(NULL, 0, 0)),
+ * so that Deno's runtime parks and polls its I/O driver. */
+const parkRuntime = () => libc().poll(null, 0n, 0);
 
 /** Returns to the event loop (timers, signals, I/O) and back: ~4 µs.
  * `setTimeout(0)` would cost milliseconds once timers nest. */
@@ -100,14 +123,20 @@ export class Tunnel {
    * socket are closed and the engine's keys erased before it settles.
    */
   async run(): Promise<void> {
-    this.#onTimer();
     const guard = (p: Promise<void>) =>
       p.catch((e) => {
         this.#error ??= e;
         this.stop();
       });
+    const sync = this.#o.transport.sync;
+    const fd = this.#o.device.fd;
     try {
-      await Promise.all([guard(this.#inbound()), guard(this.#outbound())]);
+      if (sync !== undefined && fd !== undefined) {
+        await guard(this.#syncLoop(sync, fd));
+      } else {
+        this.#onTimer();
+        await Promise.all([guard(this.#inbound()), guard(this.#outbound())]);
+      }
     } finally {
       this.stop();
       this.#o.device.close();
@@ -177,6 +206,85 @@ export class Tunnel {
       if (this.#stopping) break;
       if (!drained) await yieldToEventLoop();
       else if (!engine.hasControl) await this.#idle();
+    }
+  }
+
+  /** Both directions in one loop on the main thread (see the module doc). */
+  async #syncLoop(socket: SyncTransport, deviceFd: number): Promise<void> {
+    const { device, engine, batch, clock } = this.#o;
+    const txBufs = Array.from({ length: batch }, () => new PacketBuffer(engine.headroom));
+    const txLengths = new Int32Array(batch);
+    const rxSize = this.#o.transport.batch;
+    const rxBufs = Array.from({ length: rxSize }, () => new PacketBuffer(engine.headroom));
+    const rxLengths = new Int32Array(rxSize);
+    const rxFrom: Endpoint[] = new Array(rxSize);
+    const control = [new PacketBuffer(engine.headroom)];
+    const controlLength = new Int32Array(1);
+    const poll = new PollSet([deviceFd, socket.fd]);
+    const stats = engine.stats;
+    let nextTick = 0;
+    while (!this.#stopping) {
+      let now = clock();
+      if (now >= nextTick) nextTick = now + engine.tick(now) * 1e6;
+      while (engine.hasControl) {
+        controlLength[0] = engine.nextControl(control[0], now);
+        const to = engine.controlTo;
+        if (controlLength[0] > 0 && to !== undefined) {
+          socket.sendNow(control, controlLength, 1, to, this.#onSendFailure);
+        }
+      }
+      // TAP → UDP
+      let out = 0;
+      let read = 0;
+      if (engine.acceptsFrames) {
+        while (read < batch) {
+          const len = device.read(txBufs[out]);
+          if (len === 0) break;
+          read++;
+          const dlen = engine.seal(txBufs[out], len, now);
+          if (dlen > 0) txLengths[out++] = dlen;
+        }
+        const to = engine.peer;
+        if (out > 0 && to !== undefined) socket.sendNow(txBufs, txLengths, out, to, this.#onSendFailure);
+      }
+      // UDP → TAP
+      let received = 0;
+      try {
+        received = socket.receiveNow(rxBufs, rxLengths, rxFrom);
+      } catch (e) {
+        stats.rxErrors++;
+        this.#o.events.receiveFailed(e);
+      }
+      if (received > 0) {
+        now = clock();
+        for (let i = 0; i < received; i++) {
+          const frame = engine.open(rxBufs[i], rxLengths[i], rxFrom[i], now);
+          if (frame < 0) continue;
+          const err = device.write(rxBufs[i], frame);
+          if (err === 0) {
+            stats.rxFrames++;
+            stats.rxBytes += frame;
+          } else {
+            stats.dropTapWrite++;
+            this.#o.events.writeFailed(err);
+          }
+        }
+        this.#noticePeer();
+      }
+      if (read === 0 && received === 0 && !engine.hasControl) {
+        // Idle: block until either fd is readable or the next timer is due.
+        // The TAP is left out while the engine takes no frames (a server
+        // that does not know its peer yet), or poll() would not block.
+        poll.setFd(0, engine.acceptsFrames ? deviceFd : -1);
+        const wait = Math.ceil(Math.min(IDLE_POLL_MS, Math.max(0, (nextTick - clock()) / 1e6)));
+        if (wait > 0 && poll.wait(wait) === 0) {
+          // Nothing came (a timeout, or a signal): let Deno's runtime park
+          // once, which is when it reads its own I/O, signals included.
+          await parkRuntime();
+          continue;
+        }
+      }
+      await yieldToEventLoop();
     }
   }
 

@@ -25,11 +25,14 @@ import { pathMtu } from "../io/sockopt.ts";
 import { type FrameDevice, TapDevice } from "../io/tap.ts";
 import type { Endpoint, SendFailure, Transport } from "../io/transport.ts";
 import { DenoUdpTransport } from "../io/udp_deno.ts";
+import { FfiUdpTransport } from "../io/udp_ffi.ts";
 import { log, netLog } from "../log.ts";
 import { Tunnel, type TunnelEvents } from "./loop.ts";
 
 /** Settings both wire formats share, as both command-line forms give them. */
 export interface CommonConfig {
+  /** The UDP socket: tappet's own through FFI (batched), or Deno's. */
+  readonly transport: "ffi" | "deno";
   /** TAP interface name. */
   readonly iface: string;
   /** Our secret key file. */
@@ -199,11 +202,16 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
     device = TapDevice.open(config.iface);
-    const udp = config.listen
-      ? DenoUdpTransport.bind(config.host, config.port, config.family)
-      : DenoUdpTransport.bind(config.family === 6 ? "::" : "0.0.0.0", 0, config.family);
+    const bindHost = config.listen ? config.host : config.family === 6 ? "::" : "0.0.0.0";
+    const bindPort = config.listen ? config.port : 0;
+    const udp = config.transport === "ffi"
+      ? FfiUdpTransport.bind(bindHost, bindPort, config.family)
+      : DenoUdpTransport.bind(bindHost, bindPort, config.family);
     transport = udp;
     if (udp.info.dfError !== undefined) log.debug`DF not set on the socket: ${udp.info.dfError}`;
+    if (udp instanceof FfiUdpTransport) {
+      log.debug`socket buffers: receive ${udp.info.rcvbuf} bytes, send ${udp.info.sndbuf} bytes`;
+    }
     let detail: string;
     if (config.protocol === "legacy") {
       const shared = boxBeforenm(keys.peer, keys.secret);
@@ -237,7 +245,8 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
     const role = config.listen ? "listening on" : "sending to";
     const where = formatHostPort({ host: config.host, port: config.port });
     const local = formatHostPort(udp.local);
-    log.info`${role} ${where} from ${local}, interface ${config.iface}, ${detail}`;
+    log
+      .info`${role} ${where} from ${local}, interface ${config.iface}, ${detail}, ${config.transport} socket`;
   } catch (e) {
     transport?.close();
     device?.close();

@@ -1,0 +1,316 @@
+/**
+ * The {@linkcode Transport} over a UDP socket of tappet's own, through FFI:
+ * datagrams move in batches with recvmmsg() and sendmmsg(), one system call
+ * per batch, into and out of preallocated buffers.
+ *
+ * - The socket is blocking for sends (a full send buffer holds the sender
+ *   back, as in the 2014 program) and receives with MSG_DONTWAIT.
+ * - Its buffers are large (4 MiB each way, SO_*BUFFORCE when permitted), so
+ *   bursts are absorbed rather than dropped.
+ * - DF is set (IP_PMTUDISC_DO): a datagram too big for the path fails with
+ *   EMSGSIZE.
+ * - It also offers {@linkcode SyncTransport}: the loop that owns the main
+ *   thread polls its fd directly.
+ *
+ * Layouts (x86-64 and aarch64 Linux, LP64): struct iovec is 16 bytes,
+ * struct mmsghdr 64 (msghdr: name 0, namelen 8, iov 16, iovlen 24,
+ * control 32, controllen 40, flags 48; msg_len 56).
+ *
+ * @module
+ */
+
+import { UserError } from "../errors.ts";
+import { formatHostPort } from "../core/address.ts";
+import type { PacketBuffer } from "../core/packet.ts";
+import { C, closeQuietly, Errno, errno, libc, strerror } from "../ffi/libc.ts";
+import { OsError } from "../errors.ts";
+import { setDontFragment, sockaddr } from "./sockopt.ts";
+import type { Endpoint, SendFailure, SyncTransport, Transport } from "./transport.ts";
+import { FdWaiter } from "./wait.ts";
+
+const MMSG = 64;
+const IOV = 16;
+const NAME = 128; // struct sockaddr_storage
+
+/** Socket buffer size asked for, each way, bytes. */
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Errno).map(([name, code]) => [code, name]),
+);
+
+/** What {@linkcode FfiUdpTransport.bind} found out about the socket. */
+export interface FfiBindInfo {
+  /** The socket's fd. */
+  readonly fd: number;
+  /** Why DF could not be set, if it could not. */
+  readonly dfError?: string;
+  /** The receive and send buffer sizes the kernel granted, bytes. */
+  readonly rcvbuf: number;
+  readonly sndbuf: number;
+}
+
+function pointerValue(buf: Uint8Array): bigint {
+  return Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf));
+}
+
+/** A batch of mmsghdr entries over a fixed array of PacketBuffers. */
+class MsgVec {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly u32: Uint32Array;
+  readonly names: Uint8Array<ArrayBuffer>;
+  readonly iov: Uint8Array<ArrayBuffer>;
+  readonly iovU32: Uint32Array;
+  /** The buffers the iovecs point into: kept here so they stay alive. */
+  bufs: PacketBuffer[] | undefined;
+
+  /** `size` entries; with `sharedName`, every msg_name points at it (one
+   * destination per batch), else each at its own 128-byte slot. */
+  constructor(readonly size: number, sharedName?: Uint8Array, nameLength = NAME) {
+    this.bytes = new Uint8Array(MMSG * size);
+    this.u32 = new Uint32Array(this.bytes.buffer);
+    this.names = new Uint8Array(NAME * size);
+    this.iov = new Uint8Array(IOV * size);
+    this.iovU32 = new Uint32Array(this.iov.buffer);
+    const u64 = new BigUint64Array(this.bytes.buffer);
+    const names = pointerValue(this.names);
+    const shared = sharedName && pointerValue(sharedName);
+    const iov = pointerValue(this.iov);
+    for (let i = 0; i < size; i++) {
+      u64[(i * MMSG) / 8] = shared ?? names + BigInt(i * NAME); // msg_name
+      this.u32[(i * MMSG + 8) / 4] = nameLength; // msg_namelen
+      u64[(i * MMSG + 16) / 8] = iov + BigInt(i * IOV); // msg_iov
+      u64[(i * MMSG + 24) / 8] = 1n; // msg_iovlen
+    }
+  }
+
+  /** Points the iovecs at `bufs` (at most `size`); a no-op for the same array. */
+  attach(bufs: PacketBuffer[]): void {
+    if (bufs === this.bufs) return;
+    const u64 = new BigUint64Array(this.iov.buffer);
+    const n = Math.min(bufs.length, this.size);
+    for (let i = 0; i < n; i++) {
+      u64[(i * IOV) / 8] = pointerValue(bufs[i].bytes);
+      u64[(i * IOV + 8) / 8] = BigInt(bufs[i].bytes.length);
+    }
+    this.bufs = bufs;
+  }
+}
+
+/** A UDP socket driven through FFI, in batches. */
+export class FfiUdpTransport implements Transport, SyncTransport {
+  readonly local: Endpoint;
+  readonly batch: number;
+  readonly info: FfiBindInfo;
+  readonly #fd: number;
+  readonly #family: 4 | 6;
+  readonly #rx: MsgVec;
+  readonly #tx: MsgVec;
+  readonly #waiter: FdWaiter;
+  // The last source decoded, and its raw sockaddr: most datagrams come from
+  // the same peer, and reusing the Endpoint allocates nothing.
+  #lastFrom: Endpoint | undefined;
+  readonly #lastFromRaw = new Uint8Array(28);
+  #lastTo: Endpoint | undefined;
+  /** The destination of every datagram sent: all tx msg_name point here. */
+  readonly #toName = new Uint8Array(28);
+  #closed = false;
+
+  private constructor(fd: number, family: 4 | 6, local: Endpoint, batch: number, info: FfiBindInfo) {
+    this.#fd = fd;
+    this.#family = family;
+    this.local = local;
+    this.batch = batch;
+    this.info = info;
+    this.#rx = new MsgVec(batch);
+    this.#tx = new MsgVec(batch, this.#toName, family === 6 ? 28 : 16);
+    this.#waiter = new FdWaiter(fd);
+  }
+
+  /**
+   * Makes a UDP socket of address family `family` bound to `hostname:port`
+   * (port 0: any free port), with large buffers and DF. Throws a one-line
+   * {@linkcode UserError} naming the address when binding fails; no fd stays
+   * open then.
+   */
+  static bind(hostname: string, port: number, family: 4 | 6, batch = 64): FfiUdpTransport {
+    const c = libc();
+    const fd = c.socket(family === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0);
+    if (fd < 0) throw new UserError(`cannot make a UDP socket: ${strerror(errno())}`);
+    try {
+      const int = new Int32Array(1);
+      const intBytes = new Uint8Array(int.buffer);
+      if (family === 6) {
+        int[0] = 1;
+        c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, intBytes, 4);
+      }
+      for (const [force, plain] of [[C.SO_RCVBUFFORCE, C.SO_RCVBUF], [C.SO_SNDBUFFORCE, C.SO_SNDBUF]]) {
+        int[0] = SOCKET_BUFFER_BYTES;
+        if (c.setsockopt(fd, C.SOL_SOCKET, force, intBytes, 4) < 0) {
+          c.setsockopt(fd, C.SOL_SOCKET, plain, intBytes, 4); // capped by net.core.[rw]mem_max
+        }
+      }
+      const sa = sockaddr({ hostname, port }, family);
+      if (c.bind(fd, sa, sa.length) < 0) throw bindError(errno(), formatHostPort({ hostname, port }), port);
+      const bound = new Uint8Array(NAME);
+      const len = new Uint32Array([NAME]);
+      c.getsockname(fd, bound, new Uint8Array(len.buffer));
+      const local = decodeSockaddr(bound) ?? { hostname, port };
+      const dfError = setDontFragment(fd, family);
+      const get = (opt: number) => {
+        const l = new Uint32Array([4]);
+        c.getsockopt(fd, C.SOL_SOCKET, opt, intBytes, new Uint8Array(l.buffer));
+        return int[0];
+      };
+      const info = { fd, dfError, rcvbuf: get(C.SO_RCVBUF), sndbuf: get(C.SO_SNDBUF) };
+      return new FfiUdpTransport(fd, family, local, batch, info);
+    } catch (e) {
+      closeQuietly(fd);
+      throw e;
+    }
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get sync(): SyncTransport {
+    return this;
+  }
+
+  receiveNow(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): number {
+    if (this.#closed) return 0;
+    const rx = this.#rx;
+    rx.attach(bufs);
+    const n = Math.min(bufs.length, rx.size);
+    const u32 = rx.u32;
+    for (let i = 0; i < n; i++) {
+      u32[(i * MMSG + 8) / 4] = NAME; // msg_namelen, in and out
+      u32[(i * MMSG + 48) / 4] = 0; // msg_flags
+    }
+    const r = libc().recvmmsg(this.#fd, rx.bytes, n, C.MSG_DONTWAIT, null);
+    if (r < 0) {
+      const code = errno();
+      if (code === Errno.EAGAIN || code === Errno.EINTR) return 0;
+      throw new OsError("recvmmsg", code, strerror(code));
+    }
+    for (let i = 0; i < r; i++) {
+      const truncated = (u32[(i * MMSG + 48) / 4] & C.MSG_TRUNC) !== 0;
+      lengths[i] = truncated ? bufs[i].bytes.length : u32[(i * MMSG + 56) / 4];
+      from[i] = this.#source(rx.names, i * NAME);
+    }
+    return r;
+  }
+
+  /** The Endpoint of the sockaddr at names[offset], reused when unchanged. */
+  #source(names: Uint8Array, offset: number): Endpoint {
+    const len = names[offset] === C.AF_INET6 ? 24 : 8; // family, port, address
+    const last = this.#lastFromRaw;
+    let same = this.#lastFrom !== undefined;
+    for (let i = 0; same && i < len; i++) same = names[offset + i] === last[i];
+    if (same) return this.#lastFrom!;
+    for (let i = 0; i < len; i++) last[i] = names[offset + i];
+    this.#lastFrom = decodeSockaddr(names.subarray(offset, offset + NAME)) ?? { hostname: "?", port: 0 };
+    return this.#lastFrom;
+  }
+
+  async receive(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): Promise<number> {
+    for (;;) {
+      if (this.#closed) return 0;
+      const n = this.receiveNow(bufs, lengths, from);
+      if (n > 0) return n;
+      await this.#waiter.readable();
+    }
+  }
+
+  sendNow(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    to: Endpoint,
+    onFailure: (failure: SendFailure) => void,
+  ): void {
+    if (this.#closed || count === 0) return;
+    const tx = this.#tx;
+    tx.attach(bufs);
+    if (to !== this.#lastTo) {
+      this.#toName.set(sockaddr(to, this.#family));
+      this.#lastTo = to;
+    }
+    const n = Math.min(count, tx.size);
+    const iov = tx.iovU32;
+    for (let i = 0; i < n; i++) {
+      iov[(i * IOV + 8) / 4] = lengths[i]; // iov_len, low half
+      iov[(i * IOV + 12) / 4] = 0;
+    }
+    let done = 0;
+    while (done < n) {
+      const vec = done === 0 ? tx.bytes : tx.bytes.subarray(done * MMSG);
+      const r = libc().sendmmsg(this.#fd, vec, n - done, 0);
+      if (r > 0) {
+        done += r;
+        continue;
+      }
+      const code = errno();
+      if (code === Errno.EINTR) continue;
+      // The datagram at `done` was refused: report it, go on with the next.
+      onFailure({
+        code: ERRNO_NAMES[code] ?? `errno ${code}`,
+        length: lengths[done],
+        to,
+        message: strerror(code),
+      });
+      done++;
+    }
+  }
+
+  send(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    to: Endpoint,
+    onFailure: (failure: SendFailure) => void,
+  ): Promise<void> {
+    this.sendNow(bufs, lengths, count, to, onFailure);
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waiter.close(() => closeQuietly(this.#fd));
+  }
+}
+
+/** The endpoint in a struct sockaddr_in or sockaddr_in6, or undefined. */
+export function decodeSockaddr(sa: Uint8Array): Endpoint | undefined {
+  const family = sa[0] | (sa[1] << 8);
+  const port = (sa[2] << 8) | sa[3];
+  if (family === C.AF_INET) return { hostname: `${sa[4]}.${sa[5]}.${sa[6]}.${sa[7]}`, port };
+  if (family !== C.AF_INET6) return undefined;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((sa[8 + 2 * i] << 8) | sa[9 + 2 * i]).toString(16));
+  // The canonical text form (RFC 5952), as the URL parser writes it.
+  return { hostname: new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1), port };
+}
+
+function bindError(code: number, where: string, port: number): UserError {
+  switch (code) {
+    case Errno.EADDRINUSE:
+      return new UserError(
+        `UDP ${where} is already in use (another tappet?): stop that process or choose another port`,
+      );
+    case Errno.EADDRNOTAVAIL:
+      return new UserError(
+        `cannot listen on ${where}: the address is not on any interface of this host; give a local address`,
+      );
+    case Errno.EACCES:
+      return new UserError(
+        port < 1024
+          ? `cannot listen on ${where}: ports below 1024 need privileges; use a port of 1024 or above, or give deno the capability cap_net_bind_service`
+          : `cannot listen on ${where}: permission denied`,
+      );
+    default:
+      return new UserError(`cannot listen on ${where}: ${strerror(code)}`);
+  }
+}

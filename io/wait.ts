@@ -1,0 +1,117 @@
+/**
+ * Waiting for a file descriptor without blocking Deno's event loop: a
+ * `nonblocking` poll() on the fd and a wake pipe, so that a wait can be cut
+ * short. A nonblocking FFI call costs 15 µs to milliseconds, so this is for
+ * waiting only, after a synchronous read found nothing (EAGAIN).
+ *
+ * @module
+ */
+
+import { C, check, closeQuietly, libc } from "../ffi/libc.ts";
+
+/** Waits on one fd, owned by the caller. */
+export class FdWaiter {
+  // struct pollfd[2] { int fd; short events; short revents; }: the fd and
+  // the wake pipe. A field: a nonblocking call must not outlive its buffer.
+  readonly #pollfds = new Int32Array(4);
+  readonly #pollBytes = new Uint8Array(this.#pollfds.buffer);
+  readonly #drain = new Uint8Array(64);
+  readonly #one = new Uint8Array(1);
+  readonly #wakeRead: number;
+  readonly #wakeWrite: number;
+  #waiting: Promise<number> | undefined;
+  #closed = false;
+  #release: (() => void) | undefined;
+
+  /** A waiter for `fd`, with a new wake pipe (closed by {@linkcode close}). */
+  constructor(fd: number) {
+    const fds = new Int32Array(2);
+    check("pipe2", libc().pipe2(new Uint8Array(fds.buffer), C.O_NONBLOCK | C.O_CLOEXEC));
+    [this.#wakeRead, this.#wakeWrite] = fds;
+    this.#pollfds[0] = fd;
+    this.#pollfds[2] = this.#wakeRead;
+  }
+
+  /** Resolves when the fd is readable (or in error), when
+   * {@linkcode wake} is called, or once closed. One wait at a time. */
+  async readable(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#waiting !== undefined) throw new Error("FdWaiter.readable() is already waiting");
+    this.#pollfds[1] = C.POLLIN; // events; clears revents
+    this.#pollfds[3] = C.POLLIN;
+    this.#waiting = libc().poll(this.#pollBytes, 2n, -1);
+    try {
+      await this.#waiting;
+    } finally {
+      this.#waiting = undefined;
+    }
+    if ((this.#pollfds[3] >>> 16) !== 0) {
+      while (libc().read(this.#wakeRead, this.#drain, 64n) > 0) { /* drain */ }
+    }
+    if (this.#closed) this.#finish();
+  }
+
+  /** Ends a pending (or the next) wait early. */
+  wake(): void {
+    if (!this.#closed || this.#waiting !== undefined) libc().write(this.#wakeWrite, this.#one, 1n);
+  }
+
+  /**
+   * Closes the wake pipe, then calls `release` (where the owner closes its
+   * fd): at once, or when a pending poll() has returned, since the kernel
+   * must not see the fd closed under it. Safe to call twice.
+   */
+  close(release: () => void = () => {}): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#release = release;
+    if (this.#waiting !== undefined) this.wake();
+    else this.#finish();
+  }
+
+  #finish(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    closeQuietly(this.#wakeRead);
+    closeQuietly(this.#wakeWrite);
+    release?.();
+  }
+}
+
+/**
+ * A reusable struct pollfd array for {@linkcode pollNow}: `fds[i]` is the fd
+ * of entry i, all waiting for POLLIN.
+ */
+export class PollSet {
+  readonly #words: Int32Array;
+  readonly #bytes: Uint8Array;
+  readonly #count: bigint;
+
+  /** A poll set over `fds` (owned by the caller). */
+  constructor(fds: readonly number[]) {
+    this.#words = new Int32Array(2 * fds.length);
+    this.#bytes = new Uint8Array(this.#words.buffer);
+    this.#count = BigInt(fds.length);
+    fds.forEach((fd, i) => (this.#words[2 * i] = fd));
+  }
+
+  /** Replaces the fd of entry `i`; a negative fd is ignored by poll(). */
+  setFd(i: number, fd: number): void {
+    this.#words[2 * i] = fd;
+  }
+
+  /**
+   * Blocks the thread until an fd is readable (or in error) or `timeoutMs`
+   * pass; for the loop that owns the main thread (tunnel/loop.ts). A signal
+   * ends the wait early: poll() returns EINTR and is never restarted, so the
+   * signal's handler runs as soon as the caller returns to the event loop.
+   * Returns the number of ready fds (0 on timeout or signal). Allocates
+   * nothing.
+   */
+  wait(timeoutMs: number): number {
+    const w = this.#words;
+    for (let i = 1; i < w.length; i += 2) w[i] = C.POLLIN;
+    const r = libc().poll_now(this.#bytes, this.#count, timeoutMs);
+    return r < 0 ? 0 : r;
+  }
+}
