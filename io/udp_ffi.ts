@@ -45,8 +45,9 @@ export interface FfiBindInfo {
   readonly fd: number;
   /** Why DF could not be set, if it could not. */
   readonly dfError?: string;
-  /** The receive and send buffer sizes the kernel granted, bytes. */
+  /** The receive buffer size the kernel granted, bytes. */
   readonly rcvbuf: number;
+  /** The send buffer size the kernel granted, bytes. */
   readonly sndbuf: number;
 }
 
@@ -101,6 +102,7 @@ class MsgVec {
 export class FfiUdpTransport implements Transport, SyncTransport {
   readonly local: Endpoint;
   readonly batch: number;
+  /** What binding found out about the socket. */
   readonly info: FfiBindInfo;
   readonly #fd: number;
   readonly #family: 4 | 6;
