@@ -21,7 +21,15 @@
  * @module
  */
 
-import { createPair, type NetnsPair, ping, sh, waitForPing } from "./netns.ts";
+import {
+  configureOverlay,
+  createPair,
+  type NetnsPair,
+  ping,
+  sh,
+  waitForInterface,
+  waitForPing,
+} from "./netns.ts";
 import { NsProcess, tappetArgv } from "./harness.ts";
 
 /** A tunnel under test. */
@@ -32,6 +40,13 @@ export interface Row {
   readonly about: string;
   /** TAP MTU for a 1500-byte underlay. */
   readonly mtu: number;
+  /** The interface the program makes itself; undefined: the bench makes a
+   * TAP tp0 in each namespace (owned by `tapUser` if set). */
+  readonly iface?: string;
+  /** The user that owns the TAP and runs the program, if not root. */
+  readonly tapUser?: string;
+  /** True for the no-tunnel row: traffic goes over the underlay. */
+  readonly underlay?: boolean;
   /** Why the row cannot run here, or undefined. */
   unavailable(): Promise<string | undefined>;
   /** Starts the two ends (b listens, a connects); returns their processes. */
@@ -104,18 +119,173 @@ export function tappetRow(name: string, about: string, mtu: number, extra: strin
   };
 }
 
-/** The rows this benchmark knows, by name. */
+async function have(program: string): Promise<string | undefined> {
+  const found = (await sh(["sh", "-c", `command -v ${program} || true`])).trim();
+  return found === "" ? `${program} is not installed (scripts/setup.sh --bench installs it)` : undefined;
+}
+
+/** The 2014 C tappet, from TAPPET_C_BIN, run as TAPPET_C_USER (it refuses root). */
+function cTappetRow(): Row {
+  const bin = Deno.env.get("TAPPET_C_BIN");
+  const user = Deno.env.get("TAPPET_C_USER") ?? "tappetc";
+  return {
+    name: "c-tappet",
+    about: "the 2014 C tappet (TAPPET_C_BIN), legacy format",
+    mtu: 1402,
+    tapUser: user,
+    async unavailable() {
+      if (!bin) return "TAPPET_C_BIN is not set";
+      const id = await sh(["id", "-u", user], { allowFail: true });
+      return id.trim() === "" ? `user ${user} (TAPPET_C_USER) does not exist` : undefined;
+    },
+    async start(pair, dir) {
+      await keys(dir);
+      for (const n of ["a", "b"]) fresh(`${dir}/nonce-${n}`);
+      await sh(["chown", "-R", user, dir]);
+      const run = (me: "a" | "b", listen: string[]) => {
+        const s = me === "a" ? pair.a : pair.b;
+        const peer = me === "a" ? "b" : "a";
+        const args = [s.tap, `${dir}/nonce-${me}`, `${dir}/${me}.key`, `${dir}/${peer}.pub`];
+        return new NsProcess(
+          s.ns,
+          [bin!, ...args, pair.b.underlay, String(PORT), ...listen],
+          `${dir}/c-${me}.log`,
+          {
+            user,
+          },
+        );
+      };
+      const b = run("b", ["-l"]);
+      await new Promise((r) => setTimeout(r, 300));
+      return [b, run("a", [])];
+    },
+  };
+}
+
+/** fastd v22 in TAP mode, one static peer (as shared/bench/peers.sh runs it). */
+function fastdRow(method = "salsa2012+umac"): Row {
+  return {
+    name: "fastd",
+    about: `fastd TAP, method ${method}`,
+    mtu: 1434,
+    iface: "fd0",
+    unavailable: () => have("fastd"),
+    async start(pair, dir) {
+      const key = async (side: string) => {
+        const secret = (await sh(["fastd", "--generate-key", "--machine-readable"])).trim();
+        Deno.writeTextFileSync(`${dir}/${side}.tmp`, `secret "${secret}";\n`);
+        const pub = (await sh(["fastd", "-c", `${dir}/${side}.tmp`, "--show-key", "--machine-readable"]))
+          .trim();
+        return { secret, pub };
+      };
+      const k = { a: await key("a"), b: await key("b") };
+      const procs: NsProcess[] = [];
+      for (const me of ["b", "a"] as const) {
+        const s = me === "a" ? pair.a : pair.b;
+        const o = me === "a" ? pair.b : pair.a;
+        const other = me === "a" ? "b" : "a";
+        const conf = [
+          "log level warn;",
+          'interface "fd0";',
+          "mode tap;",
+          `method "${method}";`,
+          `secret "${k[me].secret}";`,
+          "mtu 1434;",
+          `bind ${s.underlay}:10000;`,
+          `peer "${other}" {`,
+          `  key "${k[other].pub}";`,
+          `  remote ${o.underlay}:10000;`,
+          "}",
+        ];
+        Deno.writeTextFileSync(`${dir}/${me}.conf`, conf.join("\n") + "\n");
+        procs.push(new NsProcess(s.ns, ["fastd", "-c", `${dir}/${me}.conf`], `${dir}/fastd-${me}.log`));
+      }
+      return procs;
+    },
+  };
+}
+
+/** OpenVPN 2.6 in TAP mode, p2p over UDP, TLS with pinned self-signed certificates. */
+function openvpnRow(cipher = "AES-256-GCM"): Row {
+  return {
+    name: "openvpn",
+    about: `OpenVPN TAP, p2p TLS, ${cipher}, no DCO`,
+    mtu: 1434,
+    iface: "ovpn0",
+    unavailable: async () => (await have("openvpn")) ?? (await have("openssl")),
+    async start(pair, dir) {
+      const fp: Record<string, string> = {};
+      for (const side of ["a", "b"]) {
+        const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        const files = ["-keyout", `${dir}/${side}.pem`, "-out", `${dir}/${side}.crt`];
+        await sh(["openssl", "req", "-x509", ...ec, ...files, "-subj", `/CN=bench-${side}`, "-days", "30"]);
+        const out = await sh([
+          "openssl",
+          "x509",
+          "-in",
+          `${dir}/${side}.crt`,
+          "-noout",
+          "-fingerprint",
+          "-sha256",
+        ]);
+        fp[side] = out.trim().replace(/.*=/, "");
+      }
+      const procs: NsProcess[] = [];
+      for (const me of ["b", "a"] as const) {
+        const s = me === "a" ? pair.a : pair.b;
+        const o = me === "a" ? pair.b : pair.a;
+        const other = me === "a" ? "b" : "a";
+        const argv = [
+          ...["openvpn", "--dev", "ovpn0", "--dev-type", "tap", "--proto", "udp4"],
+          ...["--local", s.underlay, "--lport", "1194", "--remote", o.underlay, "1194"],
+          ...[me === "a" ? "--tls-client" : "--tls-server", "--dh", "none"],
+          ...["--cert", `${dir}/${me}.crt`, "--key", `${dir}/${me}.pem`, "--peer-fingerprint", fp[other]],
+          ...["--data-ciphers", cipher, "--tun-mtu", "1434", "--mssfix", "0", "--fast-io", "--disable-dco"],
+          ...["--verb", "3"],
+        ];
+        procs.push(new NsProcess(s.ns, argv, `${dir}/openvpn-${me}.log`));
+      }
+      return procs;
+    },
+  };
+}
+
+/** No tunnel: iperf3 straight over the veth, the ceiling. */
+const vethRow: Row = {
+  name: "veth",
+  about: "no tunnel: the veth underlay itself (GSO/GRO apply), the ceiling",
+  mtu: 1500,
+  underlay: true,
+  unavailable: () => Promise.resolve(undefined),
+  start: () => Promise.resolve([]),
+};
+
+/** The rows this benchmark knows, by name, in the default order. */
 export const ROWS: Record<string, Row> = {
-  "tappet-legacy": tappetRow("tappet-legacy", "this tappet, legacy format (2014 wire format)", 1402, [
+  "veth": vethRow,
+  "c-tappet": cTappetRow(),
+  "tappet-legacy": tappetRow("tappet-legacy", "this tappet, legacy format, FFI socket", 1402, [
     "--protocol",
     "legacy",
+    "--transport",
+    "ffi",
   ]),
-  "tappet-current": tappetRow(
-    "tappet-current",
-    "this tappet, current format (Noise, 24 bytes/frame)",
-    1434,
-    [],
-  ),
+  "tappet-current": tappetRow("tappet-current", "this tappet, current format, FFI socket", 1434, [
+    "--transport",
+    "ffi",
+  ]),
+  "tappet-legacy-deno": tappetRow("tappet-legacy-deno", "this tappet, legacy format, Deno socket", 1402, [
+    "--protocol",
+    "legacy",
+    "--transport",
+    "deno",
+  ]),
+  "tappet-current-deno": tappetRow("tappet-current-deno", "this tappet, current format, Deno socket", 1434, [
+    "--transport",
+    "deno",
+  ]),
+  "fastd": fastdRow(),
+  "openvpn": openvpnRow(),
 };
 
 // ---------------------------------------------------------------- measuring
@@ -168,36 +338,52 @@ async function pingPercentiles(ns: string, to: string): Promise<{ p50: number; p
 /** Measures one row once. */
 export async function measure(row: Row, round: number, secs: number, id: number): Promise<Measurement> {
   const m: Measurement = { row: row.name, round, ok: false, mtu: row.mtu };
-  const pair = await createPair({ id, mtu: row.mtu, prefix: `tpb${id}` });
+  const pair = await createPair({
+    id,
+    mtu: row.mtu,
+    prefix: `tpb${id}`,
+    tap: row.iface === undefined && !row.underlay,
+    tapUser: row.tapUser,
+  });
+  const target = row.underlay ? pair.b.underlay : pair.b.overlay;
   const dir = Deno.makeTempDirSync({ prefix: `tappet-bench-${row.name}-` });
   const procs: NsProcess[] = [];
   try {
     procs.push(...await row.start(pair, dir));
-    if (!await waitForPing(pair.a.ns, pair.b.overlay, 20)) throw new Error("the tunnel did not come up");
-    if (await ping(pair.a.ns, pair.b.overlay, { count: 1, size: row.mtu - 28, dontFragment: true }) !== 1) {
+    if (row.iface !== undefined) {
+      for (const side of [pair.a, pair.b]) {
+        if (!await waitForInterface(side.ns, row.iface)) throw new Error(`${row.iface} never appeared`);
+        await configureOverlay(side.ns, row.iface, side.overlay, row.mtu);
+      }
+    }
+    if (!await waitForPing(pair.a.ns, target, 30)) throw new Error("the tunnel did not come up");
+    if (await ping(pair.a.ns, target, { count: 1, size: row.mtu - 28, dontFragment: true }) !== 1) {
       throw new Error(`a full-size frame (MTU ${row.mtu}) does not pass`);
     }
     const server = new NsProcess(pair.b.ns, ["iperf3", "-s"], `${dir}/iperf3-server.log`);
     procs.push(server);
     await new Promise((r) => setTimeout(r, 500));
     const cpu0 = procs.slice(0, -1).reduce((s, p) => s + cpuSeconds(p.pid), 0);
-    const fwd = await iperf(pair.a.ns, ["-c", pair.b.overlay, "-t", String(secs)]);
+    const fwd = await iperf(pair.a.ns, ["-c", target, "-t", String(secs)]);
     const cpu1 = procs.slice(0, -1).reduce((s, p) => s + cpuSeconds(p.pid), 0);
     const bits = fwd.end.sum_received.bytes * 8;
     m.tcp_mbps = fwd.end.sum_received.bits_per_second / 1e6;
     m.tcp_retr = fwd.end.sum_sent.retransmits;
-    m.tunnel_cpu_s = cpu1 - cpu0;
-    m.mbit_per_cpu_s = bits / 1e6 / m.tunnel_cpu_s;
-    // Frames each way: the data (MSS + 40 + 14 bytes each) and about one ACK per two.
-    const frames = (fwd.end.sum_received.bytes / (row.mtu - 40)) * 1.5;
-    m.ns_per_frame = (m.tunnel_cpu_s * 1e9) / frames / 2;
-    const rev = await iperf(pair.a.ns, ["-c", pair.b.overlay, "-t", String(secs), "-R"]);
+    if (!row.underlay) {
+      m.tunnel_cpu_s = cpu1 - cpu0;
+      m.mbit_per_cpu_s = bits / 1e6 / m.tunnel_cpu_s;
+      // Frames through the tunnel: the data (MSS + 40 bytes of headers each)
+      // and about one ACK for two the other way; each crosses two tunnel ends.
+      const frames = (fwd.end.sum_received.bytes / (row.mtu - 40)) * 1.5;
+      m.ns_per_frame = (m.tunnel_cpu_s * 1e9) / frames / 2;
+    }
+    const rev = await iperf(pair.a.ns, ["-c", target, "-t", String(secs), "-R"]);
     m.tcp_rev_mbps = rev.end.sum_received.bits_per_second / 1e6;
-    const udp = await iperf(pair.a.ns, ["-c", pair.b.overlay, "-u", "-l", "64", "-b", "0", "-t", "5"]);
+    const udp = await iperf(pair.a.ns, ["-c", target, "-u", "-l", "64", "-b", "0", "-t", "5"]);
     const sum = udp.end.sum_received ?? udp.end.sum;
     m.udp_pps = ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
     m.udp_loss_pct = sum.lost_percent;
-    const p = await pingPercentiles(pair.a.ns, pair.b.overlay);
+    const p = await pingPercentiles(pair.a.ns, target);
     m.rtt_p50_ms = p.p50;
     m.rtt_p99_ms = p.p99;
     m.ok = true;
@@ -293,7 +479,10 @@ if (import.meta.main) {
   const rounds = Number(arg("rounds", "3"));
   const secs = Number(arg("secs", "10"));
   const wanted = arg("rows", Object.keys(ROWS).join(",")).split(",");
-  const reference = arg("reference", wanted[0]);
+  const reference = arg(
+    "reference",
+    wanted.includes("c-tappet") && Deno.env.get("TAPPET_C_BIN") ? "c-tappet" : "tappet-legacy",
+  );
   const out = arg("out", `bench-results/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`);
   Deno.mkdirSync(out.replace(/\/[^/]*$/, ""), { recursive: true });
   const rows: Row[] = [];

@@ -59,6 +59,9 @@ export interface PairOptions {
   readonly tapUser?: string;
   /** Namespace name prefix; default derived from the process id. */
   readonly prefix?: string;
+  /** False: make no TAP (the program under test makes its own interface;
+   * see {@linkcode configureOverlay}). */
+  readonly tap?: boolean;
 }
 
 /** Creates the two namespaces, the veth pair and the TAPs, all up. Deletes
@@ -108,17 +111,38 @@ export async function createPair(options: PairOptions): Promise<NetnsPair> {
       if (family === 6) {
         await sh([...ip, "-6", "addr", "add", `${side.underlay}/${plen}`, "dev", veth, "nodad"]);
       } else await sh([...ip, "addr", "add", `${side.underlay}/${plen}`, "dev", veth]);
+      if (options.tap === false) continue;
       const owner = options.tapUser ? ["user", options.tapUser] : [];
       await sh([...ip, "tuntap", "add", side.tap, "mode", "tap", ...owner]);
-      await sh([...ip, "link", "set", side.tap, "mtu", String(mtu)]);
-      await sh([...ip, "addr", "add", `${side.overlay}/24`, "dev", side.tap]);
-      await sh([...ip, "link", "set", side.tap, "up"]);
+      await configureOverlay(side.ns, side.tap, side.overlay, mtu);
     }
   } catch (e) {
     await destroy();
     throw e;
   }
   return { a, b, family, mtu, exec, destroy };
+}
+
+/** Gives `iface` in `ns` its overlay address and MTU, and brings it up. */
+export async function configureOverlay(
+  ns: string,
+  iface: string,
+  address: string,
+  mtu: number,
+): Promise<void> {
+  await sh(["ip", "-n", ns, "link", "set", iface, "mtu", String(mtu)]);
+  await sh(["ip", "-n", ns, "addr", "add", `${address}/24`, "dev", iface]);
+  await sh(["ip", "-n", ns, "link", "set", iface, "up"]);
+}
+
+/** Waits until interface `iface` exists in `ns`; false after `seconds`. */
+export async function waitForInterface(ns: string, iface: string, seconds = 10): Promise<boolean> {
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    if ((await sh(["ip", "-n", ns, "link", "show", iface], { allowFail: true })).includes(iface)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
 }
 
 /** The MAC address of `iface` in namespace `ns`. */

@@ -281,8 +281,8 @@ export class Tunnel {
           // Nothing came (a timeout, or a signal): let Deno's runtime park
           // once, which is when it reads its own I/O, signals included.
           await parkRuntime();
-          continue;
         }
+        continue; // a frame or a datagram is waiting: forward it at once
       }
       await yieldToEventLoop();
     }
