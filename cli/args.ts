@@ -146,6 +146,13 @@ const runCommand = command(
         }),
         "ffi" as const,
       ),
+      offload: withDefault(
+        option("--offload", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
+          description:
+            message`TCP segmentation offload between the TAP and tappet (on by default): the kernel hands over TCP super-frames, which tappet cuts into frames before sealing, and joins received segments back.`,
+        }),
+        "on" as const,
+      ),
       nonceFile: optional(
         option("--nonce-file", string({ metavar: "FILE" }), {
           description:

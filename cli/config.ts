@@ -21,6 +21,7 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     return {
       protocol: "legacy",
       transport: "ffi",
+      offload: true,
       iface: command.iface,
       nonceFile: command.nonceFile,
       keyFile: command.ourKey,
@@ -33,6 +34,7 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
   }
   const common = {
     transport: command.transport,
+    offload: command.offload === "on",
     iface: command.tap,
     keyFile: command.key,
     peerKeyFile: command.peerKey,

@@ -437,6 +437,7 @@ export class CurrentEngine implements Engine {
     this.#previous = this.#current;
     this.#current = this.#next;
     this.#next = undefined;
+    this.#wantHandshake = false; // asked for while this session awaited confirmation
     for (let i = 0; i < this.#staged.length; i++) this.#queue.push("staged");
   }
 

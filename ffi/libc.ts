@@ -33,6 +33,9 @@ const SYMBOLS = {
   /** int ioctl(int fd, unsigned long request, void *arg): variadic in C; this
    * fixed signature is correct on x86-64 and aarch64 Linux. */
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** int ioctl(int fd, unsigned long request, unsigned long arg): the form
+   * whose argument is a value, not a pointer (TUNSETOFFLOAD) */
+  ioctl_arg: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   /** int fcntl(int fd, int cmd, int arg) */
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** int pipe2(int fds[2], int flags) */

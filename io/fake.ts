@@ -49,20 +49,36 @@ export class FakeDevice implements FrameDevice {
     return this.#closed;
   }
 
-  read(buf: PacketBuffer): number {
+  readFrames(bufs: PacketBuffer[], lengths: Int32Array, max: number): number {
     if (this.#closed) throw new Error("read on closed FakeDevice");
-    const frame = this.toTunnel.shift();
-    if (frame === undefined) return 0;
-    buf.payload.set(frame);
-    return frame.length;
+    let n = 0;
+    while (n < max) {
+      const frame = this.toTunnel.shift();
+      if (frame === undefined) break;
+      bufs[n].payload.set(frame);
+      lengths[n++] = frame.length;
+    }
+    return n;
   }
 
-  write(buf: PacketBuffer, length: number): number {
+  writeFrames(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    onRefused: (errno: number) => void,
+  ): number {
     if (this.#closed) throw new Error("write on closed FakeDevice");
-    if (this.writeErrno !== 0) return this.writeErrno;
-    this.written.push(buf.payload.slice(0, length));
+    let written = 0;
+    for (let i = 0; i < count; i++) {
+      if (this.writeErrno !== 0) {
+        onRefused(this.writeErrno);
+        continue;
+      }
+      this.written.push(bufs[i].payload.slice(0, lengths[i]));
+      written++;
+    }
     for (const w of this.#writeWaiters.splice(0)) w();
-    return 0;
+    return written;
   }
 
   readable(): Promise<void> {

@@ -28,7 +28,8 @@ import {
   strerror,
 } from "../ffi/libc.ts";
 import { OsError } from "../errors.ts";
-import type { PacketBuffer } from "../core/packet.ts";
+import { type PacketBuffer, RESERVE } from "../core/packet.ts";
+import { Coalescer, SUPER_FRAME_BYTES, TsoSplitter, VNET_HDR_LEN } from "./offload.ts";
 import { FdWaiter } from "./wait.ts";
 
 /** Constants from <linux/if_tun.h> and <linux/if.h>. */
@@ -38,6 +39,11 @@ const TUN = {
   IFF_TAP: 0x0002,
   IFF_NO_PI: 0x1000,
   IFF_PERSIST: 0x0800,
+  IFF_VNET_HDR: 0x4000,
+  TUNSETOFFLOAD: 0x400454d0n,
+  TUN_F_CSUM: 0x01,
+  TUN_F_TSO4: 0x02,
+  TUN_F_TSO6: 0x04,
   /** struct ifreq: char ifr_name[16]; then a union (ifr_flags: short). */
   IFREQ_BYTES: 40,
   /** IFNAMSIZ − 1: the longest name; the kernel's buffer holds a NUL too. */
@@ -47,24 +53,33 @@ const TUN = {
 /**
  * A source and sink of Ethernet frames: the TAP device, or a fake in tests.
  * Close semantics: after {@linkcode close}, {@linkcode readable} resolves
- * and {@linkcode read} / {@linkcode write} throw.
+ * and reading or writing throws.
  */
 export interface FrameDevice {
   /** Interface name, for messages. */
   readonly name: string;
   /**
-   * Reads one frame into `buf.payload` without waiting. Returns its length
-   * in bytes, or 0 when no frame is queued. Throws an {@linkcode OsError}
-   * when the device fails (e.g. EBADFD once the interface is deleted).
+   * Reads up to `max` frames without waiting: frame i into
+   * `bufs[i].payload[0, lengths[i])`. Returns how many, 0 when none is
+   * queued. (With offloads one read may yield several frames: a TCP
+   * super-frame is cut into segments.) Throws an {@linkcode OsError} when the
+   * device fails (e.g. EBADFD once the interface is deleted).
    */
-  read(buf: PacketBuffer): number;
+  readFrames(bufs: PacketBuffer[], lengths: Int32Array, max: number): number;
   /**
-   * Writes the frame `buf.payload[0, length)`. Returns 0 on success or the
-   * errno of a frame dropped by the kernel (EIO while the interface is down,
-   * EAGAIN, EINVAL for a malformed frame); throws an {@linkcode OsError}
-   * when the device itself fails.
+   * Writes the frames `bufs[i].payload[0, lengths[i])` for i < `count`, in
+   * order (with offloads, consecutive TCP segments may be joined). A frame
+   * the kernel refuses (EIO while the interface is down, EINVAL for a
+   * malformed one) is reported to `onRefused` with its errno; returns how
+   * many were written. Throws an {@linkcode OsError} when the device itself
+   * fails.
    */
-  write(buf: PacketBuffer, length: number): number;
+  writeFrames(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    onRefused: (errno: number) => void,
+  ): number;
   /** Resolves when a frame may be readable, or {@linkcode wake} was called,
    * or the device was closed. At most one wait at a time. */
   readable(): Promise<void>;
@@ -95,27 +110,53 @@ function createHint(name: string): string {
   return `ip tuntap add ${name} mode tap user USER && ip link set ${name} up`;
 }
 
+/** Options of {@linkcode TapDevice.open}. */
+export interface TapOptions {
+  /** Ask for TCP segmentation offload (IFF_VNET_HDR, TUNSETOFFLOAD): the
+   * kernel passes TCP super-frames both ways (see io/offload.ts). */
+  offload?: boolean;
+}
+
 /** A TAP interface attached with IFF_TAP | IFF_NO_PI: one Ethernet frame per
- * read or write, no packet-information header. */
+ * read or write, no packet-information header; with offloads, a
+ * virtio_net_hdr in front of each. */
 export class TapDevice implements FrameDevice {
   readonly name: string;
+  /** True when the kernel passes TCP super-frames (offloads on). */
+  readonly offload: boolean;
   #fd: number;
   readonly #waiter: FdWaiter;
   #closed = false;
+  // Offloads: the super-frame being cut, and the writer that joins.
+  readonly #super: Uint8Array<ArrayBuffer> | undefined;
+  readonly #superView: DataView | undefined;
+  readonly #splitter = new TsoSplitter();
+  readonly #coalescer: Coalescer | undefined;
+  #refused: (errno: number) => void = () => {};
+  #written = 0;
+  /** Super-frames that could not be cut (not TCP over IP), dropped. */
+  dropUncuttable = 0;
 
-  private constructor(name: string, fd: number) {
+  private constructor(name: string, fd: number, offload: boolean) {
     this.name = name;
     this.#fd = fd;
+    this.offload = offload;
     this.#waiter = new FdWaiter(fd);
+    if (offload) {
+      this.#super = new Uint8Array(VNET_HDR_LEN + SUPER_FRAME_BYTES);
+      this.#superView = new DataView(this.#super.buffer);
+      this.#coalescer = new Coalescer((bytes, length, frames) => this.#writeRaw(bytes, length, frames));
+    }
   }
 
   /**
    * Attaches to the existing TAP interface `name`. Throws a one-line
    * {@linkcode UserError} that says what to do when the interface does not
    * exist, is not a TAP, belongs to another user or is already attached, or
-   * when /dev/net/tun cannot be opened. No fd stays open on failure.
+   * when /dev/net/tun cannot be opened. No fd stays open on failure. When
+   * offloads are asked for but refused, the device works without them.
    */
-  static open(name: string): TapDevice {
+  static open(name: string, options: TapOptions = {}): TapDevice {
     checkInterfaceName(name);
     const c = libc();
     if (ifNameToIndex(name) === 0) {
@@ -126,7 +167,8 @@ export class TapDevice implements FrameDevice {
     try {
       const ifr = new Uint8Array(TUN.IFREQ_BYTES);
       ifr.set(new TextEncoder().encode(name));
-      new DataView(ifr.buffer).setInt16(16, TUN.IFF_TAP | TUN.IFF_NO_PI, true);
+      const vnet = options.offload ? TUN.IFF_VNET_HDR : 0;
+      new DataView(ifr.buffer).setInt16(16, TUN.IFF_TAP | TUN.IFF_NO_PI | vnet, true);
       if (c.ioctl(fd, TUN.TUNSETIFF, ifr) < 0) throw attachError(name, errno());
       // Attaching to a name that vanished after the check above would have
       // created a new, non-persistent interface (as root): refuse it.
@@ -136,7 +178,17 @@ export class TapDevice implements FrameDevice {
       if ((flags & TUN.IFF_PERSIST) === 0) {
         throw new UserError(`interface ${name} does not exist: create it with '${createHint(name)}'`);
       }
-      return new TapDevice(name, fd);
+      let offload = false;
+      if (options.offload) {
+        const features = BigInt(TUN.TUN_F_CSUM | TUN.TUN_F_TSO4 | TUN.TUN_F_TSO6);
+        offload = c.ioctl_arg(fd, TUN.TUNSETOFFLOAD, features) === 0;
+        if (!offload) {
+          // Without TSO the vnet header is only in the way: attach again without it.
+          closeQuietly(fd);
+          return TapDevice.open(name, { offload: false });
+        }
+      }
+      return new TapDevice(name, fd, offload);
     } catch (e) {
       closeQuietly(fd);
       throw e;
@@ -148,21 +200,85 @@ export class TapDevice implements FrameDevice {
     return this.#fd;
   }
 
-  read(buf: PacketBuffer): number {
-    const payload = buf.payload;
-    const n = libc().read(this.#fd, payload, big(payload.length));
-    if (n >= 0) return n;
+  readFrames(bufs: PacketBuffer[], lengths: Int32Array, max: number): number {
+    const c = libc();
+    let n = 0;
+    if (!this.offload) {
+      while (n < max) {
+        const payload = bufs[n].payload;
+        const r = c.read(this.#fd, payload, big(payload.length));
+        if (r > 0) {
+          lengths[n++] = r;
+          continue;
+        }
+        if (r < 0) this.#readFailed();
+        break;
+      }
+      return n;
+    }
+    const src = this.#super!;
+    const view = this.#superView!;
+    const splitter = this.#splitter;
+    while (n < max) {
+      if (splitter.remaining > 0) {
+        const b = bufs[n];
+        lengths[n++] = splitter.next(b.payload, b.view, RESERVE + b.headroom);
+        continue;
+      }
+      const r = c.read(this.#fd, src, big(src.length));
+      if (r <= 0) {
+        if (r < 0) this.#readFailed();
+        break;
+      }
+      if (!splitter.load(src, view, 0, 0, r)) this.dropUncuttable++;
+    }
+    return n;
+  }
+
+  /** Turns a failed read's errno into "nothing queued" or an error. */
+  #readFailed(): void {
     const code = errno();
-    if (code === Errno.EAGAIN || code === Errno.EINTR) return 0;
+    if (code === Errno.EAGAIN || code === Errno.EINTR) return;
     throw this.#failure("read", code);
   }
 
-  write(buf: PacketBuffer, length: number): number {
-    const n = libc().write(this.#fd, buf.payload, big(length));
-    if (n >= 0) return 0;
+  writeFrames(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    onRefused: (errno: number) => void,
+  ): number {
+    this.#refused = onRefused;
+    this.#written = 0;
+    if (!this.offload) {
+      for (let i = 0; i < count; i++) this.#writeRaw(bufs[i].payload, lengths[i], 1);
+      return this.#written;
+    }
+    const co = this.#coalescer!;
+    for (let i = 0; i < count; i++) {
+      const b = bufs[i];
+      co.add(b.vnetFrame, b.view, RESERVE + b.headroom, lengths[i]);
+    }
+    co.flush();
+    return this.#written;
+  }
+
+  /** Frames the writer joined into super-frames, for counters. */
+  get joined(): number {
+    return this.#coalescer?.joined ?? 0;
+  }
+
+  /** Writes one frame (or a super-frame standing for `frames`). */
+  #writeRaw(bytes: Uint8Array, length: number, frames: number): void {
+    const n = libc().write(this.#fd, bytes, big(length));
+    if (n >= 0) {
+      this.#written += frames;
+      return;
+    }
     const code = errno();
     if (code === Errno.EIO || code === Errno.EAGAIN || code === Errno.EINVAL || code === Errno.EINTR) {
-      return code;
+      this.#refused(code);
+      return;
     }
     throw this.#failure("write", code);
   }

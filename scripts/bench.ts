@@ -284,6 +284,12 @@ export const ROWS: Record<string, Row> = {
     "--transport",
     "deno",
   ]),
+  "tappet-current-no-offload": tappetRow(
+    "tappet-current-no-offload",
+    "this tappet, current format, FFI socket, TAP offloads off",
+    1434,
+    ["--transport", "ffi", "--offload", "off"],
+  ),
   "fastd": fastdRow(),
   "openvpn": openvpnRow(),
 };

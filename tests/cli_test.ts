@@ -23,6 +23,7 @@ Deno.test("cli: the 2014 command line, unchanged", () => {
   assert.deepEqual(cfg, {
     protocol: "legacy",
     transport: "ffi",
+    offload: true,
     iface: "tp0",
     nonceFile: "nonce",
     keyFile: "a.key",
@@ -109,6 +110,7 @@ Deno.test("cli: run uses the current format by default; options of the other for
   assert.deepEqual(cfg([...base, "--psk", "p", "--keepalive", "25"]), {
     protocol: "current",
     transport: "ffi",
+    offload: true,
     iface: "tp0",
     keyFile: "a",
     peerKeyFile: "b",

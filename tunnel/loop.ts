@@ -94,6 +94,23 @@ const parkRuntime = () => libc().poll(null, 0n, 0);
  * `setTimeout(0)` would cost milliseconds once timers nest. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Preallocated buffers for one direction: `bufs` are read or received
+ * into; `outBufs[0, out)` are the ones that go on (sealed, or opened). */
+class Batch {
+  readonly bufs: PacketBuffer[];
+  readonly lengths: Int32Array;
+  readonly outBufs: PacketBuffer[];
+  readonly outLengths: Int32Array;
+  out = 0;
+
+  constructor(readonly size: number, headroom: number) {
+    this.bufs = Array.from({ length: size }, () => new PacketBuffer(headroom));
+    this.lengths = new Int32Array(size);
+    this.outBufs = this.bufs.slice();
+    this.outLengths = new Int32Array(size);
+  }
+}
+
 /** A running tunnel between one TAP device and one peer. */
 export class Tunnel {
   readonly #o: Required<TunnelOptions>;
@@ -105,6 +122,7 @@ export class Tunnel {
   #kicked = false;
   #waiter: (() => void) | undefined;
   readonly #onSendFailure: (f: SendFailure) => void;
+  readonly #onRefused: (errno: number) => void;
 
   /** A tunnel that starts moving frames when {@linkcode run} is called. */
   constructor(options: TunnelOptions) {
@@ -114,6 +132,10 @@ export class Tunnel {
     this.#onSendFailure = (f) => {
       this.#o.engine.stats.dropTxError++;
       this.#o.events.sendFailed(f);
+    };
+    this.#onRefused = (errno) => {
+      this.#o.engine.stats.dropTapWrite++;
+      this.#o.events.writeFailed(errno);
     };
   }
 
@@ -174,9 +196,8 @@ export class Tunnel {
   }
 
   async #outbound(): Promise<void> {
-    const { device, transport, engine, batch } = this.#o;
-    const bufs = Array.from({ length: batch }, () => new PacketBuffer(engine.headroom));
-    const lengths = new Int32Array(batch);
+    const { transport, engine, batch } = this.#o;
+    const b = new Batch(batch, engine.headroom);
     const control = [new PacketBuffer(engine.headroom)];
     const controlLength = new Int32Array(1);
     while (!this.#stopping) {
@@ -187,22 +208,12 @@ export class Tunnel {
           await transport.send(control, controlLength, 1, to, this.#onSendFailure);
         }
       }
-      let n = 0;
       let drained = true;
-      if (engine.acceptsFrames) {
-        drained = false;
-        while (n < batch) {
-          const len = device.read(bufs[n]);
-          if (len === 0) {
-            drained = true;
-            break;
-          }
-          const dlen = engine.seal(bufs[n], len, this.#o.clock());
-          if (dlen > 0) lengths[n++] = dlen;
-        }
-      }
+      if (engine.acceptsFrames) drained = this.#sealFrames(b, this.#o.clock()) < batch;
       const to = engine.peer;
-      if (n > 0 && to !== undefined) await transport.send(bufs, lengths, n, to, this.#onSendFailure);
+      if (b.out > 0 && to !== undefined) {
+        await transport.send(b.outBufs, b.outLengths, b.out, to, this.#onSendFailure);
+      }
       if (this.#stopping) break;
       if (!drained) await yieldToEventLoop();
       else if (!engine.hasControl) await this.#idle();
@@ -211,20 +222,16 @@ export class Tunnel {
 
   /** Both directions in one loop on the main thread (see the module doc). */
   async #syncLoop(socket: SyncTransport, deviceFd: number): Promise<void> {
-    const { device, engine, batch, clock } = this.#o;
-    const txBufs = Array.from({ length: batch }, () => new PacketBuffer(engine.headroom));
-    const txLengths = new Int32Array(batch);
-    const rxSize = this.#o.transport.batch;
-    const rxBufs = Array.from({ length: rxSize }, () => new PacketBuffer(engine.headroom));
-    const rxLengths = new Int32Array(rxSize);
-    const rxFrom: Endpoint[] = new Array(rxSize);
+    const { engine, batch, clock } = this.#o;
+    const tx = new Batch(batch, engine.headroom);
+    const rx = new Batch(this.#o.transport.batch, engine.headroom);
+    const rxFrom: Endpoint[] = new Array(rx.size);
     const control = [new PacketBuffer(engine.headroom)];
     const controlLength = new Int32Array(1);
     const poll = new PollSet([deviceFd, socket.fd]);
-    const stats = engine.stats;
     let nextTick = 0;
     while (!this.#stopping) {
-      let now = clock();
+      const now = clock();
       if (now >= nextTick) nextTick = now + engine.tick(now) * 1e6;
       while (engine.hasControl) {
         controlLength[0] = engine.nextControl(control[0], now);
@@ -234,43 +241,23 @@ export class Tunnel {
         }
       }
       // TAP → UDP
-      let out = 0;
       let read = 0;
       if (engine.acceptsFrames) {
-        while (read < batch) {
-          const len = device.read(txBufs[out]);
-          if (len === 0) break;
-          read++;
-          const dlen = engine.seal(txBufs[out], len, now);
-          if (dlen > 0) txLengths[out++] = dlen;
-        }
+        read = this.#sealFrames(tx, now);
         const to = engine.peer;
-        if (out > 0 && to !== undefined) socket.sendNow(txBufs, txLengths, out, to, this.#onSendFailure);
+        if (tx.out > 0 && to !== undefined) {
+          socket.sendNow(tx.outBufs, tx.outLengths, tx.out, to, this.#onSendFailure);
+        }
       }
       // UDP → TAP
       let received = 0;
       try {
-        received = socket.receiveNow(rxBufs, rxLengths, rxFrom);
+        received = socket.receiveNow(rx.bufs, rx.lengths, rxFrom);
       } catch (e) {
-        stats.rxErrors++;
+        engine.stats.rxErrors++;
         this.#o.events.receiveFailed(e);
       }
-      if (received > 0) {
-        now = clock();
-        for (let i = 0; i < received; i++) {
-          const frame = engine.open(rxBufs[i], rxLengths[i], rxFrom[i], now);
-          if (frame < 0) continue;
-          const err = device.write(rxBufs[i], frame);
-          if (err === 0) {
-            stats.rxFrames++;
-            stats.rxBytes += frame;
-          } else {
-            stats.dropTapWrite++;
-            this.#o.events.writeFailed(err);
-          }
-        }
-        this.#noticePeer();
-      }
+      if (received > 0) this.#deliverFrames(rx, rxFrom, received, clock());
       if (read === 0 && received === 0 && !engine.hasControl) {
         // Idle: block until either fd is readable or the next timer is due.
         // The TAP is left out while the engine takes no frames (a server
@@ -289,15 +276,13 @@ export class Tunnel {
   }
 
   async #inbound(): Promise<void> {
-    const { transport, engine, device } = this.#o;
-    const size = transport.batch;
-    const bufs = Array.from({ length: size }, () => new PacketBuffer(engine.headroom));
-    const lengths = new Int32Array(size);
-    const from: Endpoint[] = new Array(size);
+    const { transport, engine } = this.#o;
+    const b = new Batch(transport.batch, engine.headroom);
+    const from: Endpoint[] = new Array(b.size);
     while (!this.#stopping) {
       let n: number;
       try {
-        n = await transport.receive(bufs, lengths, from);
+        n = await transport.receive(b.bufs, b.lengths, from);
       } catch (e) {
         engine.stats.rxErrors++;
         this.#o.events.receiveFailed(e);
@@ -305,23 +290,44 @@ export class Tunnel {
         continue;
       }
       if (n === 0) break;
-      const now = this.#o.clock();
-      for (let i = 0; i < n; i++) {
-        const frame = engine.open(bufs[i], lengths[i], from[i], now);
-        if (frame < 0) continue;
-        const err = device.write(bufs[i], frame);
-        if (err === 0) {
-          engine.stats.rxFrames++;
-          engine.stats.rxBytes += frame;
-        } else {
-          engine.stats.dropTapWrite++;
-          this.#o.events.writeFailed(err);
-        }
-      }
-      this.#noticePeer();
+      this.#deliverFrames(b, from, n, this.#o.clock());
       if (engine.hasControl || engine.acceptsFrames !== this.#acceptedFrames) this.#kick();
       this.#acceptedFrames = engine.acceptsFrames;
     }
+  }
+
+  /**
+   * Reads up to a batch of frames from the TAP and seals each in place; the
+   * datagrams to send are then `b.outBufs[0, b.out)`. Returns the number of
+   * frames read (fewer than the batch: the TAP is drained).
+   */
+  #sealFrames(b: Batch, now: number): number {
+    const engine = this.#o.engine;
+    const n = this.#o.device.readFrames(b.bufs, b.lengths, b.size);
+    let out = 0;
+    for (let i = 0; i < n; i++) {
+      const dlen = engine.seal(b.bufs[i], b.lengths[i], now);
+      if (dlen === 0) continue; // dropped or kept for a session, counted
+      b.outBufs[out] = b.bufs[i];
+      b.outLengths[out++] = dlen;
+    }
+    b.out = out;
+    return n;
+  }
+
+  /** Opens `n` received datagrams in place and writes their frames to the TAP. */
+  #deliverFrames(b: Batch, from: Endpoint[], n: number, now: number): void {
+    const { engine, device } = this.#o;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = engine.open(b.bufs[i], b.lengths[i], from[i], now);
+      if (frame < 0) continue;
+      b.outBufs[k] = b.bufs[i];
+      b.outLengths[k++] = frame;
+      engine.stats.rxBytes += frame;
+    }
+    if (k > 0) engine.stats.rxFrames += device.writeFrames(b.outBufs, b.outLengths, k, this.#onRefused);
+    this.#noticePeer();
   }
 
   #noticePeer(): void {

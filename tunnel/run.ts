@@ -33,6 +33,8 @@ import { Tunnel, type TunnelEvents } from "./loop.ts";
 export interface CommonConfig {
   /** The UDP socket: tappet's own through FFI (batched), or Deno's. */
   readonly transport: "ffi" | "deno";
+  /** TCP segmentation offload between the TAP and tappet. */
+  readonly offload: boolean;
   /** TAP interface name. */
   readonly iface: string;
   /** Our secret key file. */
@@ -201,7 +203,11 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
-    device = TapDevice.open(config.iface);
+    const tap = TapDevice.open(config.iface, { offload: config.offload });
+    device = tap;
+    if (config.offload && !tap.offload) {
+      log.info`the kernel refused TAP offloads for ${config.iface}; going on without`;
+    }
     const bindHost = config.listen ? config.host : config.family === 6 ? "::" : "0.0.0.0";
     const bindPort = config.listen ? config.port : 0;
     const udp = config.transport === "ffi"

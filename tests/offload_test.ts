@@ -1,0 +1,179 @@
+/**
+ * TAP offloads without a kernel: TCP super-frames (IPv4 and IPv6) cut into
+ * valid frames, and joined back the way GRO would; frames that must not be
+ * joined are passed through in order.
+ */
+
+import { strict as assert } from "node:assert";
+import { onesSum } from "../io/checksum.ts";
+import { Coalescer, TsoSplitter, Vnet, VNET_HDR_LEN } from "../io/offload.ts";
+import { PacketBuffer, RESERVE } from "../core/packet.ts";
+
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/** An Ethernet + IPv4/IPv6 + TCP (with 12 bytes of options) frame. */
+function tcpFrame(
+  o: { ipv6?: boolean; seq: number; payload: Uint8Array; flags?: number; id?: number; partial?: boolean },
+) {
+  const ipLen = o.ipv6 ? 40 : 20;
+  const tcpLen = 32;
+  const len = 14 + ipLen + tcpLen + o.payload.length;
+  const f = new Uint8Array(len);
+  const v = view(f);
+  f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1], 0);
+  v.setUint16(12, o.ipv6 ? 0x86dd : 0x0800);
+  const ip = 14;
+  if (o.ipv6) {
+    v.setUint32(ip, 0x60000000);
+    v.setUint16(ip + 4, tcpLen + o.payload.length);
+    f[ip + 6] = 6;
+    f[ip + 7] = 64;
+    f.set([0x20, 0x01, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], ip + 8);
+    f.set([0x20, 0x01, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2], ip + 24);
+  } else {
+    f[ip] = 0x45;
+    v.setUint16(ip + 2, len - 14);
+    v.setUint16(ip + 4, o.id ?? 100);
+    v.setUint16(ip + 6, 0x4000);
+    f[ip + 8] = 64;
+    f[ip + 9] = 6;
+    f.set([198, 19, 1, 1, 198, 19, 1, 2], ip + 12);
+    v.setUint16(ip + 10, ~onesSum(v, ip, ip + 20) & 0xffff);
+  }
+  const t = 14 + ipLen;
+  v.setUint16(t, 40000);
+  v.setUint16(t + 2, 5201);
+  v.setUint32(t + 4, o.seq >>> 0);
+  v.setUint32(t + 8, 777);
+  f[t + 12] = (tcpLen / 4) << 4;
+  f[t + 13] = o.flags ?? 0x18; // ACK | PSH
+  v.setUint16(t + 14, 502);
+  f.set([1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 7], t + 20); // NOP NOP TS
+  f.set(o.payload, t + tcpLen);
+  const pseudo = pseudoSum(f, o.ipv6 ?? false, len - t);
+  v.setUint16(t + 16, o.partial ? pseudo : ~onesSum(v, t, len, pseudo) & 0xffff);
+  return f;
+}
+
+function pseudoSum(f: Uint8Array, ipv6: boolean, tcpLength: number): number {
+  const v = view(f);
+  const a = ipv6 ? onesSum(v, 14 + 8, 14 + 40) : onesSum(v, 14 + 12, 14 + 20);
+  return onesSum(new DataView(new Uint8Array(4).buffer), 0, 0, a + 6 + tcpLength);
+}
+
+/** True when the frame's IP header (IPv4) and TCP checksums are right. */
+function checksumsValid(f: Uint8Array): boolean {
+  const v = view(f);
+  const ipv6 = v.getUint16(12) === 0x86dd;
+  const t = ipv6 ? 54 : 34;
+  if (!ipv6 && onesSum(v, 14, 34) !== 0xffff) return false;
+  return onesSum(v, t, f.length, pseudoSum(f, ipv6, f.length - t)) === 0xffff;
+}
+
+/** The frame as the TAP hands it over: vnet header + super-frame. */
+function superFrame(ipv6: boolean, payload: Uint8Array, mss: number): Uint8Array {
+  const frame = tcpFrame({ ipv6, seq: 0xfffff000, payload, partial: true });
+  const out = new Uint8Array(VNET_HDR_LEN + frame.length);
+  const v = view(out);
+  out[0] = Vnet.F_NEEDS_CSUM;
+  out[1] = ipv6 ? Vnet.GSO_TCPV6 : Vnet.GSO_TCPV4;
+  const t = ipv6 ? 54 : 34;
+  v.setUint16(2, t + 32, true);
+  v.setUint16(4, mss, true);
+  v.setUint16(6, t, true);
+  v.setUint16(8, 16, true);
+  out.set(frame, VNET_HDR_LEN);
+  return out;
+}
+
+for (const ipv6 of [false, true]) {
+  Deno.test(`offload: a TCP/${ipv6 ? "IPv6" : "IPv4"} super-frame cut into frames and joined back`, () => {
+    const payload = new Uint8Array(10_000).map((_, i) => (i * 13) & 0xff);
+    const mss = 1382;
+    const src = superFrame(ipv6, payload, mss);
+    const s = new TsoSplitter();
+    assert.ok(s.load(src, view(src), 0, 0, src.length));
+    assert.equal(s.remaining, Math.ceil(10_000 / mss));
+    const frames: Uint8Array[] = [];
+    const dst = new PacketBuffer(8);
+    for (let n; (n = s.next(dst.payload, dst.view, RESERVE + 8)) > 0;) frames.push(dst.payload.slice(0, n));
+    assert.equal(frames.length, 8);
+    let seq = 0xfffff000;
+    let got = 0;
+    frames.forEach((f, k) => {
+      const v = view(f);
+      const t = ipv6 ? 54 : 34;
+      assert.ok(checksumsValid(f), `segment ${k} checksums`);
+      assert.equal(v.getUint32(t + 4), seq >>> 0, "sequence numbers follow (and wrap)");
+      const seg = f.length - t - 32;
+      assert.equal(seg, k < 7 ? mss : 10_000 - 7 * mss);
+      assert.deepEqual(f.subarray(t + 32), payload.subarray(got, got + seg));
+      assert.equal(f[t + 13] & 0x08, k === 7 ? 0x08 : 0, "PSH on the last segment only");
+      if (!ipv6) assert.equal(v.getUint16(14 + 4), 100 + k, "IP IDs count up");
+      seq += seg;
+      got += seg;
+    });
+    // Join them back.
+    const writes: Uint8Array[] = [];
+    const c = new Coalescer((b, n) => writes.push(b.slice(0, n)));
+    const rx = new PacketBuffer(8);
+    for (const f of frames) {
+      rx.payload.set(f);
+      c.add(rx.vnetFrame, rx.view, RESERVE + 8, f.length);
+    }
+    c.flush();
+    assert.equal(writes.length, 1, "one super-frame");
+    const w = writes[0];
+    const wv = view(w);
+    assert.equal(w[0], Vnet.F_NEEDS_CSUM);
+    assert.equal(w[1], ipv6 ? Vnet.GSO_TCPV6 : Vnet.GSO_TCPV4);
+    assert.equal(wv.getUint16(4, true), mss, "gso_size");
+    const joined = w.subarray(VNET_HDR_LEN);
+    const original = src.subarray(VNET_HDR_LEN);
+    assert.equal(joined.length, original.length);
+    assert.deepEqual(joined, original, "the very super-frame the TAP gave (partial checksum included)");
+    assert.equal(c.joined, 8);
+  });
+}
+
+Deno.test("offload: frames that must not be joined go out whole and in order", () => {
+  const writes: Uint8Array[] = [];
+  const c = new Coalescer((b, n) => writes.push(b.slice(0, n)));
+  const rx = new PacketBuffer(56);
+  const put = (f: Uint8Array) => {
+    rx.payload.set(f);
+    c.add(rx.vnetFrame, rx.view, RESERVE + 56, f.length);
+  };
+  const p = new Uint8Array(100).fill(1);
+  put(tcpFrame({ seq: 0, payload: p, flags: 0x10 }));
+  put(tcpFrame({ seq: 100, payload: p, flags: 0x10 })); // joins the first
+  put(tcpFrame({ seq: 500, payload: p, flags: 0x10 })); // a gap: a new super-frame
+  const bad = tcpFrame({ seq: 600, payload: p, flags: 0x10 });
+  bad[bad.length - 1] ^= 0xff; // wrong checksum: never joined, the kernel will drop it
+  put(bad);
+  put(tcpFrame({ seq: 700, payload: p, flags: 0x11 })); // FIN
+  const arp = new Uint8Array(42).fill(0xff);
+  view(arp).setUint16(12, 0x0806);
+  put(arp);
+  c.flush();
+  const kinds = writes.map((w) => `${w[1]}:${w.length - VNET_HDR_LEN}`);
+  assert.deepEqual(kinds, [`1:${66 + 200}`, `0:${166}`, `0:${166}`, `0:${166}`, "0:42"]);
+  assert.ok(checksumsValid(writes[1].subarray(VNET_HDR_LEN)));
+  assert.deepEqual(writes[4].subarray(VNET_HDR_LEN), arp);
+});
+
+Deno.test("offload: a frame with a partial checksum and no GSO is completed", () => {
+  const frame = tcpFrame({ seq: 1, payload: new Uint8Array(300).fill(3), partial: true });
+  const src = new Uint8Array(VNET_HDR_LEN + frame.length);
+  src[0] = Vnet.F_NEEDS_CSUM;
+  view(src).setUint16(6, 34, true);
+  view(src).setUint16(8, 16, true);
+  src.set(frame, VNET_HDR_LEN);
+  const s = new TsoSplitter();
+  assert.ok(s.load(src, view(src), 0, 0, src.length));
+  const out = new Uint8Array(2000);
+  const n = s.next(out, view(out), 0);
+  assert.equal(n, frame.length);
+  assert.ok(checksumsValid(out.subarray(0, n)));
+  assert.equal(s.next(out, view(out), 0), 0);
+});
