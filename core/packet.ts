@@ -13,6 +13,8 @@
 /** The largest UDP payload tappet accepts or sends: 64 KiB − 1 bytes. */
 export const MAX_DATAGRAM = 65535;
 
+import { allocBytes } from "./arena.ts";
+
 /** Bytes reserved in front of every PacketBuffer's `bytes`: room for a
  * 10-byte virtio_net_hdr in front of a frame when the format's headroom is
  * smaller (the current format's is 8). */
@@ -26,7 +28,7 @@ export class PacketBuffer {
   readonly bytes: Uint8Array<ArrayBuffer>;
   /** `bytes` from `headroom`: where the frame is read to and opened to. */
   readonly payload: Uint8Array<ArrayBuffer>;
-  /** A DataView over the whole buffer, reserve included: `view` offset
+  /** A DataView over the buffer, reserve included: `view` offset
    * `RESERVE + i` is `bytes[i]`. */
   readonly view: DataView<ArrayBuffer>;
   /** Bytes in front of the frame: the format's header and tag. */
@@ -40,11 +42,11 @@ export class PacketBuffer {
 
   /** A zeroed buffer of `size` bytes whose frames start at `headroom`. */
   constructor(headroom: number, size: number = MAX_DATAGRAM + 1) {
-    const raw = new Uint8Array(RESERVE + size);
+    const raw = allocBytes(RESERVE + size);
     this.bytes = raw.subarray(RESERVE);
     this.headroom = headroom;
     this.payload = this.bytes.subarray(headroom);
-    this.view = new DataView(raw.buffer);
+    this.view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     this.vnetFrame = raw.subarray(RESERVE + headroom - 10);
   }
 
@@ -53,7 +55,7 @@ export class PacketBuffer {
   from(offset: number): Uint8Array<ArrayBuffer> {
     const views = this.views;
     for (let i = 0; i < views.length; i++) {
-      if (views[i].byteOffset === RESERVE + offset) return views[i];
+      if (views[i].byteOffset === this.bytes.byteOffset + offset) return views[i];
     }
     const v = this.bytes.subarray(offset);
     views.push(v);

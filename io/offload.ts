@@ -22,6 +22,7 @@
  */
 
 import { fold, onesSum } from "./checksum.ts";
+import { allocBytes, copyBytes } from "../core/arena.ts";
 
 /** Size of struct virtio_net_hdr without num_buffers. */
 export const VNET_HDR_LEN = 10;
@@ -32,6 +33,7 @@ export const Vnet = {
   GSO_NONE: 0,
   GSO_TCPV4: 1,
   GSO_TCPV6: 4,
+  GSO_UDP_L4: 5,
   GSO_ECN: 0x80,
 } as const;
 
@@ -39,6 +41,10 @@ const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 const ETH_VLAN = 0x8100;
 const TCP = 6;
+const UDP = 17;
+const EINVAL = 22;
+/** The most datagrams the kernel cuts from one USO super-frame. */
+const UDP_MAX_SEGMENTS = 64;
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
@@ -46,6 +52,8 @@ const TCP_PSH = 0x08;
 const TCP_ACK = 0x10;
 const TCP_URG = 0x20;
 const TCP_CWR = 0x80;
+/** Where a frame starts after its vnet header. */
+const F = 10;
 
 /** The largest super-frame: 14 bytes of Ethernet, 64 KiB of IP, slack. */
 export const SUPER_FRAME_BYTES = 14 + 65535 + 64;
@@ -137,17 +145,16 @@ export class TsoSplitter {
     const src = this.#src;
     if (!this.#gso) {
       this.#k++;
-      const n = this.#end - this.#start;
-      dst.set(src.subarray(this.#start, this.#end));
-      return n;
+      copyBytes(dst, 0, src, this.#start, this.#end);
+      return this.#end - this.#start;
     }
     const k = this.#k++;
     const last = this.#k === this.#segments;
     const hdr = this.#hdrLen;
     const from = this.#start + hdr + k * this.#mss;
     const segLen = last ? this.#end - from : this.#mss;
-    dst.set(src.subarray(this.#start, this.#start + hdr));
-    dst.set(src.subarray(from, from + segLen), hdr);
+    copyBytes(dst, 0, src, this.#start, this.#start + hdr);
+    copyBytes(dst, hdr, src, from, from + segLen);
     const ip = dstBase + this.#ipOff;
     const l4 = dstBase + this.#l4Off;
     const v = dstView;
@@ -173,58 +180,77 @@ export class TsoSplitter {
   }
 }
 
-/** The pseudo-header sum of a TCP segment of `length` bytes. */
-function pseudoSum(v: DataView, ip: number, ipv6: boolean, length: number): number {
+/** The pseudo-header sum of a TCP (or UDP) segment of `length` bytes. */
+function pseudoSum(v: DataView, ip: number, ipv6: boolean, length: number, proto = TCP): number {
   const addresses = ipv6 ? onesSum(v, ip + 8, ip + 40) : onesSum(v, ip + 12, ip + 20);
-  return fold(addresses + TCP + length);
+  return fold(addresses + proto + length);
 }
 
 /**
- * Joins consecutive TCP segments of one flow into super-frames for a TAP
- * with IFF_VNET_HDR, and writes everything else as it comes, in order.
- * Segments are joined only when the kernel would join them (GRO): same
- * Ethernet, IP and TCP headers but for lengths, IDs and checksums,
- * consecutive sequence numbers, only ACK (PSH on the last), equal sizes but
- * for a shorter last one, a valid checksum each, and 64 KiB at most.
+ * Joins consecutive segments of one flow from a batch of received frames
+ * into super-frames for a TAP with IFF_VNET_HDR, and writes everything else
+ * as it comes, in order.
+ *
+ * - TCP segments are joined when the kernel's GRO would join them: same
+ *   Ethernet, IP and TCP headers but for lengths, IDs and checksums,
+ *   consecutive sequence numbers, only ACK (PSH on the last), equal sizes
+ *   but for a shorter last one, a valid checksum each, 64 KiB at most.
+ * - UDP datagrams of one flow with equal payloads (the last may be
+ *   shorter) are joined into a UDP_L4 super-frame (USO) of at most 64
+ *   datagrams, which the kernel cuts again before delivering them. A kernel
+ *   that refuses USO (EINVAL) gets the datagrams one by one from then on.
  */
 export class Coalescer {
-  readonly #buf = new Uint8Array(VNET_HDR_LEN + SUPER_FRAME_BYTES);
-  readonly #view = new DataView(this.#buf.buffer);
-  readonly #write: (bytes: Uint8Array, length: number, frames: number) => void;
+  readonly #buf = allocBytes(VNET_HDR_LEN + SUPER_FRAME_BYTES);
+  readonly #view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+  readonly #write: (bytes: Uint8Array, length: number, frames: number) => number;
   #open = false;
+  #udp = false; // the group is UDP, else TCP
   #len = 0; // frame bytes in #buf after the vnet header
   #count = 0;
   #ipv6 = false;
-  #l4 = 0; // TCP header offset in the frame
-  #hdr = 0; // Ethernet + IP + TCP header length
+  #l4 = 0; // TCP or UDP header offset in the frame
+  #hdr = 0; // Ethernet + IP + TCP/UDP header length
   #mss = 0;
   #nextSeq = 0;
   #closed = false; // the last segment was short or had PSH: no more
+  // The frames of a UDP group, kept (where they lie) until the super-frame
+  // is accepted: if USO is refused they are written one by one.
+  readonly #members: Uint8Array[] = new Array(64);
+  readonly #memberLengths = new Int32Array(64);
+  #usoRefused = false;
+  /** Called with the errno of a frame the TAP refused. */
+  onRefused: (errno: number) => void = () => {};
 
   /**
    * `write(bytes, length, frames)` puts `bytes[0, length)` (a vnet header and
-   * a frame that stands for `frames` frames) to the TAP; the bytes are
-   * reused once it returns.
+   * a frame that stands for `frames` frames) to the TAP and returns 0 or the
+   * errno of a refusal; the bytes are reused once it returns.
    */
-  constructor(write: (bytes: Uint8Array, length: number, frames: number) => void) {
+  constructor(write: (bytes: Uint8Array, length: number, frames: number) => number) {
     this.#write = write;
   }
 
   /** Frames joined into super-frames so far (for counters). */
   joined = 0;
 
+  #put(bytes: Uint8Array, length: number, frames: number): void {
+    const e = this.#write(bytes, length, frames);
+    if (e !== 0) this.onRefused(e);
+  }
+
   /**
-   * Takes the frame `frame[0, length)`; `vnet` must be `frame`'s 10 bytes
-   * in front plus the frame (see PacketBuffer.vnetFrame), so that a frame
-   * that is not joined is written from where it lies, with a zeroed header.
+   * Takes the frame of `length` bytes that starts 10 bytes into `vnet` (the
+   * room for its vnet header; see PacketBuffer.vnetFrame), at view offset
+   * `frameBase`. A frame that is not joined is written from where it lies,
+   * with a zeroed header. `vnet` must stay unchanged until {@linkcode flush}.
    */
   add(vnet: Uint8Array, view: DataView, frameBase: number, length: number): void {
-    const frame = vnet.subarray(VNET_HDR_LEN); // a view; cheap next to the frame's crypto
-    if (this.#open && this.#appends(frame, view, frameBase, length)) return;
+    if (this.#open && this.#appends(vnet, view, frameBase, length)) return;
     this.flush();
-    if (this.#starts(frame, view, frameBase, length)) return;
+    if (this.#starts(vnet, view, frameBase, length)) return;
     vnet.fill(0, 0, VNET_HDR_LEN);
-    this.#write(vnet, VNET_HDR_LEN + length, 1);
+    this.#put(vnet, VNET_HDR_LEN + length, 1);
   }
 
   /** Writes the super-frame being built, if any. Call after each batch. */
@@ -236,13 +262,12 @@ export class Coalescer {
     const f = VNET_HDR_LEN;
     if (this.#count === 1) {
       b.fill(0, 0, VNET_HDR_LEN);
-      this.#write(b, f + this.#len, 1);
+      this.#put(b, f + this.#len, 1);
       return;
     }
-    this.joined += this.#count;
     const ip = f + 14;
     const l4 = f + this.#l4;
-    const tcpTotal = this.#len - this.#l4;
+    const l4Total = this.#len - this.#l4;
     if (this.#ipv6) {
       v.setUint16(ip + 4, this.#len - 14 - 40);
     } else {
@@ -251,94 +276,146 @@ export class Coalescer {
       v.setUint16(ip + 10, 0);
       v.setUint16(ip + 10, ~onesSum(v, ip, ip + ihl) & 0xffff);
     }
-    // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel
-    // (or whoever segments the super-frame again) completes it.
-    v.setUint16(l4 + 16, pseudoSum(v, ip, this.#ipv6, tcpTotal));
+    // CHECKSUM_PARTIAL: the checksum field holds the pseudo-header sum; the
+    // kernel (or whoever cuts the super-frame again) completes it.
+    const proto = this.#udp ? UDP : TCP;
+    if (this.#udp) v.setUint16(l4 + 4, l4Total);
+    v.setUint16(l4 + (this.#udp ? 6 : 16), pseudoSum(v, ip, this.#ipv6, l4Total, proto));
     b[0] = Vnet.F_NEEDS_CSUM;
-    b[1] = this.#ipv6 ? Vnet.GSO_TCPV6 : Vnet.GSO_TCPV4;
+    b[1] = this.#udp ? Vnet.GSO_UDP_L4 : this.#ipv6 ? Vnet.GSO_TCPV6 : Vnet.GSO_TCPV4;
     v.setUint16(2, this.#hdr, true);
     v.setUint16(4, this.#mss, true);
     v.setUint16(6, this.#l4, true);
-    v.setUint16(8, 16, true);
-    this.#write(b, f + this.#len, this.#count);
+    v.setUint16(8, this.#udp ? 6 : 16, true);
+    const e = this.#write(b, f + this.#len, this.#count);
+    if (e === 0) {
+      this.joined += this.#count;
+    } else if (this.#udp && e === EINVAL) {
+      this.#usoRefused = true; // a kernel without USO on TAP writes
+      for (let i = 0; i < this.#count; i++) {
+        const m = this.#members[i];
+        m.fill(0, 0, VNET_HDR_LEN);
+        this.#put(m, VNET_HDR_LEN + this.#memberLengths[i], 1);
+      }
+    } else {
+      for (let i = 0; i < this.#count; i++) this.onRefused(e);
+    }
   }
 
-  /** The TCP header offset if `frame` is a TCP segment with data that may
-   * be joined (and whose checksum is valid), else 0. */
-  #candidate(frame: Uint8Array, view: DataView, base: number, length: number): number {
-    if (length < 14 + 20 + 20) return 0;
+  /**
+   * The layer-4 header offset if the frame is a TCP segment or a UDP
+   * datagram with data that may be joined, with a valid checksum, else 0.
+   * Sets #candidateUdp.
+   */
+  #candidate(vnet: Uint8Array, view: DataView, base: number, length: number): number {
+    if (length < 14 + 20 + 8) return 0;
     const type = view.getUint16(base + 12);
     let l4: number;
     let ipLen: number;
+    let proto: number;
     if (type === ETH_IPV4) {
-      if (frame[14] !== 0x45 || frame[14 + 9] !== TCP) return 0;
+      if (vnet[F + 14] !== 0x45) return 0; // no IP options
       if ((view.getUint16(base + 14 + 6) & 0x3fff) !== 0) return 0; // MF or a fragment offset
+      proto = vnet[F + 14 + 9];
       ipLen = view.getUint16(base + 14 + 2);
       l4 = 34;
     } else if (type === ETH_IPV6) {
-      if (frame[14 + 6] !== TCP) return 0; // no extension headers
+      proto = vnet[F + 14 + 6]; // no extension headers
       ipLen = 40 + view.getUint16(base + 14 + 4);
       l4 = 54;
     } else {
       return 0;
     }
     if (14 + ipLen !== length) return 0;
-    const tcpLen = (frame[l4 + 12] >> 4) * 4;
+    const ipv6 = type === ETH_IPV6;
+    if (proto === UDP) {
+      if (this.#usoRefused || view.getUint16(base + l4 + 4) !== length - l4 || length - l4 <= 8) return 0;
+      if (!ipv6 && view.getUint16(base + l4 + 6) === 0) {
+        this.#candidateUdp = true; // IPv4 UDP without a checksum
+        return l4;
+      }
+      const pseudo = pseudoSum(view, base + 14, ipv6, length - l4, UDP);
+      if (onesSum(view, base + l4, base + length, pseudo) !== 0xffff) return 0;
+      this.#candidateUdp = true;
+      return l4;
+    }
+    if (proto !== TCP) return 0;
+    const tcpLen = (vnet[F + l4 + 12] >> 4) * 4;
     if (tcpLen < 20 || l4 + tcpLen >= length) return 0; // no data
-    const flags = frame[l4 + 13];
+    const flags = vnet[F + l4 + 13];
     if ((flags & (TCP_SYN | TCP_RST | TCP_FIN | TCP_URG | TCP_CWR)) !== 0 || (flags & TCP_ACK) === 0) {
       return 0;
     }
     if ((flags & 0x40) !== 0) return 0; // ECE
-    const pseudo = pseudoSum(view, base + 14, type === ETH_IPV6, length - l4);
+    const pseudo = pseudoSum(view, base + 14, ipv6, length - l4, TCP);
     if (onesSum(view, base + l4, base + length, pseudo) !== 0xffff) return 0;
+    this.#candidateUdp = false;
     return l4;
   }
 
-  #starts(frame: Uint8Array, view: DataView, base: number, length: number): boolean {
-    const l4 = this.#candidate(frame, view, base, length);
+  #candidateUdp = false;
+
+  #starts(vnet: Uint8Array, view: DataView, base: number, length: number): boolean {
+    const l4 = this.#candidate(vnet, view, base, length);
     if (l4 === 0 || length > SUPER_FRAME_BYTES) return false;
-    const tcpLen = (frame[l4 + 12] >> 4) * 4;
-    this.#buf.set(frame.subarray(0, length), VNET_HDR_LEN);
+    copyBytes(this.#buf, VNET_HDR_LEN, vnet, F, F + length);
     this.#open = true;
+    this.#udp = this.#candidateUdp;
     this.#len = length;
     this.#count = 1;
     this.#ipv6 = view.getUint16(base + 12) === ETH_IPV6;
     this.#l4 = l4;
-    this.#hdr = l4 + tcpLen;
+    if (this.#udp) {
+      this.#hdr = l4 + 8;
+      this.#closed = false;
+      this.#members[0] = vnet;
+      this.#memberLengths[0] = length;
+    } else {
+      this.#hdr = l4 + (vnet[F + l4 + 12] >> 4) * 4;
+      this.#nextSeq = (view.getUint32(base + l4 + 4) + length - this.#hdr) >>> 0;
+      this.#closed = (vnet[F + l4 + 13] & TCP_PSH) !== 0;
+    }
     this.#mss = length - this.#hdr;
-    this.#nextSeq = (view.getUint32(base + l4 + 4) + this.#mss) >>> 0;
-    this.#closed = (frame[l4 + 13] & TCP_PSH) !== 0;
     return true;
   }
 
-  #appends(frame: Uint8Array, view: DataView, base: number, length: number): boolean {
+  #appends(vnet: Uint8Array, view: DataView, base: number, length: number): boolean {
     if (this.#closed) return false;
     const l4 = this.#l4;
     const hdr = this.#hdr;
     const seg = length - hdr;
     if (seg <= 0 || seg > this.#mss || this.#len + seg > SUPER_FRAME_BYTES) return false;
-    if (this.#candidate(frame, view, base, length) !== l4) return false;
-    if (view.getUint32(base + l4 + 4) !== this.#nextSeq) return false;
+    if (this.#udp && this.#count >= UDP_MAX_SEGMENTS) return false;
+    if (this.#candidate(vnet, view, base, length) !== l4 || this.#candidateUdp !== this.#udp) return false;
+    if (!this.#udp && view.getUint32(base + l4 + 4) !== this.#nextSeq) return false;
     const b = this.#buf;
     const f = VNET_HDR_LEN;
-    // Headers equal but for the fields that differ between segments.
+    // Headers equal but for the fields that differ between segments: IP
+    // length, ID and checksum; TCP sequence, flags and checksum; UDP length
+    // and checksum.
     for (let i = 0; i < hdr; i++) {
-      if (frame[i] === b[f + i]) continue;
+      if (vnet[F + i] === b[f + i]) continue;
       const ipField = this.#ipv6 ? i >= 18 && i < 20 : (i >= 16 && i < 20) || (i >= 24 && i < 26);
-      const tcpField = i >= l4 + 4 && i < l4 + 8 || i === l4 + 13 || (i >= l4 + 16 && i < l4 + 18);
-      if (!ipField && !tcpField) return false;
+      const l4Field = this.#udp
+        ? i >= l4 + 4 && i < l4 + 8
+        : (i >= l4 + 4 && i < l4 + 8) || i === l4 + 13 || (i >= l4 + 16 && i < l4 + 18);
+      if (!ipField && !l4Field) return false;
     }
-    const flags = frame[l4 + 13];
-    if ((flags & ~TCP_PSH) !== (b[f + l4 + 13] & ~TCP_PSH)) return false;
-    b.set(frame.subarray(hdr, length), f + this.#len);
+    if (!this.#udp) {
+      const flags = vnet[F + l4 + 13];
+      if ((flags & ~TCP_PSH) !== (b[f + l4 + 13] & ~TCP_PSH)) return false;
+      if ((flags & TCP_PSH) !== 0) {
+        b[f + l4 + 13] |= TCP_PSH;
+        this.#closed = true;
+      }
+      this.#nextSeq = (this.#nextSeq + seg) >>> 0;
+    } else {
+      this.#members[this.#count] = vnet;
+      this.#memberLengths[this.#count] = length;
+    }
+    copyBytes(b, f + this.#len, vnet, F + hdr, F + length);
     this.#len += seg;
     this.#count++;
-    this.#nextSeq = (this.#nextSeq + seg) >>> 0;
-    if ((flags & TCP_PSH) !== 0) {
-      b[f + l4 + 13] |= TCP_PSH;
-      this.#closed = true;
-    }
     if (seg < this.#mss) this.#closed = true;
     return true;
   }

@@ -29,6 +29,7 @@ import {
 } from "../ffi/libc.ts";
 import { OsError } from "../errors.ts";
 import { type PacketBuffer, RESERVE } from "../core/packet.ts";
+import { allocBytes } from "../core/arena.ts";
 import { Coalescer, SUPER_FRAME_BYTES, TsoSplitter, VNET_HDR_LEN } from "./offload.ts";
 import { FdWaiter } from "./wait.ts";
 
@@ -132,7 +133,6 @@ export class TapDevice implements FrameDevice {
   readonly #superView: DataView | undefined;
   readonly #splitter = new TsoSplitter();
   readonly #coalescer: Coalescer | undefined;
-  #refused: (errno: number) => void = () => {};
   #written = 0;
   /** Super-frames that could not be cut (not TCP over IP), dropped. */
   dropUncuttable = 0;
@@ -143,8 +143,8 @@ export class TapDevice implements FrameDevice {
     this.offload = offload;
     this.#waiter = new FdWaiter(fd);
     if (offload) {
-      this.#super = new Uint8Array(VNET_HDR_LEN + SUPER_FRAME_BYTES);
-      this.#superView = new DataView(this.#super.buffer);
+      this.#super = allocBytes(VNET_HDR_LEN + SUPER_FRAME_BYTES);
+      this.#superView = new DataView(this.#super.buffer, this.#super.byteOffset, this.#super.byteLength);
       this.#coalescer = new Coalescer((bytes, length, frames) => this.#writeRaw(bytes, length, frames));
     }
   }
@@ -248,13 +248,16 @@ export class TapDevice implements FrameDevice {
     count: number,
     onRefused: (errno: number) => void,
   ): number {
-    this.#refused = onRefused;
     this.#written = 0;
     if (!this.offload) {
-      for (let i = 0; i < count; i++) this.#writeRaw(bufs[i].payload, lengths[i], 1);
+      for (let i = 0; i < count; i++) {
+        const e = this.#writeRaw(bufs[i].payload, lengths[i], 1);
+        if (e !== 0) onRefused(e);
+      }
       return this.#written;
     }
     const co = this.#coalescer!;
+    co.onRefused = onRefused;
     for (let i = 0; i < count; i++) {
       const b = bufs[i];
       co.add(b.vnetFrame, b.view, RESERVE + b.headroom, lengths[i]);
@@ -268,17 +271,17 @@ export class TapDevice implements FrameDevice {
     return this.#coalescer?.joined ?? 0;
   }
 
-  /** Writes one frame (or a super-frame standing for `frames`). */
-  #writeRaw(bytes: Uint8Array, length: number, frames: number): void {
+  /** Writes one frame (or a super-frame standing for `frames`); returns 0,
+   * or the errno of a frame the kernel refused. */
+  #writeRaw(bytes: Uint8Array, length: number, frames: number): number {
     const n = libc().write(this.#fd, bytes, big(length));
     if (n >= 0) {
       this.#written += frames;
-      return;
+      return 0;
     }
     const code = errno();
     if (code === Errno.EIO || code === Errno.EAGAIN || code === Errno.EINVAL || code === Errno.EINTR) {
-      this.#refused(code);
-      return;
+      return code;
     }
     throw this.#failure("write", code);
   }

@@ -21,12 +21,13 @@
 
 import { UserError } from "../errors.ts";
 import { formatHostPort } from "../core/address.ts";
-import type { PacketBuffer } from "../core/packet.ts";
+import { PacketBuffer } from "../core/packet.ts";
 import { C, closeQuietly, Errno, errno, libc, strerror } from "../ffi/libc.ts";
 import { OsError } from "../errors.ts";
 import { setDontFragment, sockaddr } from "./sockopt.ts";
 import type { Endpoint, SendFailure, SyncTransport, Transport } from "./transport.ts";
 import { FdWaiter } from "./wait.ts";
+import { copyBytes } from "../core/arena.ts";
 
 const MMSG = 64;
 const IOV = 16;
@@ -38,6 +39,9 @@ const GSO_MAX_SEGMENTS = 64;
 const GSO_MAX_BYTES = 65000;
 const SOL_UDP = 17;
 const UDP_SEGMENT = 103;
+const UDP_GRO = 104;
+/** Messages received per recvmmsg when the kernel joins datagrams (GRO). */
+const LANDING = 16;
 /** CMSG_SPACE(sizeof(uint16_t)) on LP64: a 16-byte header, padded data. */
 const CMSG_SPACE_U16 = 24;
 
@@ -125,6 +129,22 @@ export class FfiUdpTransport implements Transport, SyncTransport {
    * run of the tx iovecs, its cmsg giving the segment size. */
   readonly #gso: ReturnType<typeof gsoVec>;
   #gsoOn = true;
+  // UDP GRO: the kernel may join datagrams of one flow into one message of
+  // up to 64 KiB, with their size in a cmsg. Such messages land in buffers
+  // of the transport's own and are cut into the caller's buffers.
+  readonly #gro: boolean;
+  readonly #land: PacketBuffer[];
+  readonly #landVec: MsgVec | undefined;
+  readonly #landCtrl: Uint8Array;
+  readonly #landCtrlView: DataView;
+  #landCount = 0;
+  #landIndex = 0;
+  #segOffset = 0;
+  #segSize = 0;
+  #segEnd = 0;
+  #segFrom: Endpoint | undefined;
+  /** Datagrams that arrived joined by UDP GRO (for tests and counters). */
+  groDatagrams = 0;
   /** Datagrams sent as part of a GSO group (for tests and counters). */
   gsoDatagrams = 0;
   readonly #waiter: FdWaiter;
@@ -137,7 +157,14 @@ export class FfiUdpTransport implements Transport, SyncTransport {
   readonly #toName = new Uint8Array(28);
   #closed = false;
 
-  private constructor(fd: number, family: 4 | 6, local: Endpoint, batch: number, info: FfiBindInfo) {
+  private constructor(
+    fd: number,
+    family: 4 | 6,
+    local: Endpoint,
+    batch: number,
+    info: FfiBindInfo,
+    gro: boolean,
+  ) {
     this.#fd = fd;
     this.#family = family;
     this.local = local;
@@ -146,6 +173,18 @@ export class FfiUdpTransport implements Transport, SyncTransport {
     this.#rx = new MsgVec(batch);
     this.#tx = new MsgVec(batch, this.#toName, family === 6 ? 28 : 16);
     this.#gso = gsoVec(this.#tx, this.#toName, family === 6 ? 28 : 16);
+    this.#gro = gro;
+    this.#land = gro ? Array.from({ length: LANDING }, () => new PacketBuffer(0)) : [];
+    this.#landCtrl = new Uint8Array(CMSG_SPACE_U16 * LANDING);
+    this.#landCtrlView = new DataView(this.#landCtrl.buffer);
+    if (gro) {
+      const v = new MsgVec(LANDING);
+      v.attach(this.#land, LANDING);
+      const ctrl = pointerValue(this.#landCtrl);
+      const u64 = new BigUint64Array(v.bytes.buffer);
+      for (let i = 0; i < LANDING; i++) u64[(i * MMSG + 32) / 8] = ctrl + BigInt(i * CMSG_SPACE_U16);
+      this.#landVec = v;
+    }
     this.#waiter = new FdWaiter(fd);
   }
 
@@ -185,7 +224,9 @@ export class FfiUdpTransport implements Transport, SyncTransport {
         return int[0];
       };
       const info = { fd, dfError, rcvbuf: get(C.SO_RCVBUF), sndbuf: get(C.SO_SNDBUF) };
-      return new FfiUdpTransport(fd, family, local, batch, info);
+      int[0] = 1;
+      const gro = c.setsockopt(fd, SOL_UDP, UDP_GRO, intBytes, 4) === 0;
+      return new FfiUdpTransport(fd, family, local, batch, info, gro);
     } catch (e) {
       closeQuietly(fd);
       throw e;
@@ -202,6 +243,7 @@ export class FfiUdpTransport implements Transport, SyncTransport {
 
   receiveNow(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): number {
     if (this.#closed) return 0;
+    if (this.#gro) return this.#receiveJoined(bufs, lengths, from);
     const rx = this.#rx;
     const n = Math.min(bufs.length, rx.size);
     rx.attach(bufs, n);
@@ -222,6 +264,75 @@ export class FfiUdpTransport implements Transport, SyncTransport {
       from[i] = this.#source(rx.names, i * NAME);
     }
     return r;
+  }
+
+  /** receiveNow with UDP GRO: cut the landed messages into datagrams. */
+  #receiveJoined(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): number {
+    const max = bufs.length;
+    let n = 0;
+    while (n < max) {
+      if (this.#segOffset < this.#segEnd) {
+        const land = this.#land[this.#landIndex - 1].bytes;
+        const len = Math.min(this.#segSize, this.#segEnd - this.#segOffset);
+        copyBytes(bufs[n].bytes, 0, land, this.#segOffset, this.#segOffset + len);
+        lengths[n] = len;
+        from[n++] = this.#segFrom!;
+        this.#segOffset += len;
+        continue;
+      }
+      if (this.#landIndex < this.#landCount) {
+        this.#nextLanded();
+        continue;
+      }
+      if (n > 0) break; // a syscall only when nothing is left to hand out
+      if (!this.#land_()) break;
+    }
+    return n;
+  }
+
+  /** Receives into the landing buffers; false when nothing is queued. */
+  #land_(): boolean {
+    const v = this.#landVec!;
+    const u32 = v.u32;
+    for (let i = 0; i < LANDING; i++) {
+      u32[(i * MMSG + 8) / 4] = NAME; // msg_namelen
+      u32[(i * MMSG + 40) / 4] = CMSG_SPACE_U16; // msg_controllen, low half
+      u32[(i * MMSG + 44) / 4] = 0;
+      u32[(i * MMSG + 48) / 4] = 0; // msg_flags
+    }
+    const r = libc().recvmmsg(this.#fd, v.bytes, LANDING, C.MSG_DONTWAIT, null);
+    if (r < 0) {
+      const code = errno();
+      if (code === Errno.EAGAIN || code === Errno.EINTR) return false;
+      throw new OsError("recvmmsg", code, strerror(code));
+    }
+    this.#landCount = r;
+    this.#landIndex = 0;
+    return r > 0;
+  }
+
+  /** Starts cutting the next landed message. */
+  #nextLanded(): void {
+    const i = this.#landIndex++;
+    const u32 = this.#landVec!.u32;
+    const total = u32[(i * MMSG + 56) / 4];
+    const truncated = (u32[(i * MMSG + 48) / 4] & C.MSG_TRUNC) !== 0;
+    let size = total;
+    if (u32[(i * MMSG + 40) / 4] >= 20) {
+      const c = this.#landCtrlView;
+      const at = i * CMSG_SPACE_U16;
+      if (c.getInt32(at + 8, true) === SOL_UDP && c.getInt32(at + 12, true) === UDP_GRO) {
+        const gso = c.getInt32(at + 16, true);
+        if (gso > 0 && gso < total) {
+          size = gso;
+          this.groDatagrams += Math.ceil(total / gso);
+        }
+      }
+    }
+    this.#segOffset = 0;
+    this.#segEnd = truncated ? this.#land[i].bytes.length : total;
+    this.#segSize = truncated ? this.#segEnd : size;
+    this.#segFrom = this.#source(this.#landVec!.names, i * NAME);
   }
 
   /** The Endpoint of the sockaddr at names[offset], reused when unchanged. */

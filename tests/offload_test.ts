@@ -115,7 +115,10 @@ for (const ipv6 of [false, true]) {
     });
     // Join them back.
     const writes: Uint8Array[] = [];
-    const c = new Coalescer((b, n) => writes.push(b.slice(0, n)));
+    const c = new Coalescer((b, n) => {
+      writes.push(b.slice(0, n));
+      return 0;
+    });
     const rx = new PacketBuffer(8);
     for (const f of frames) {
       rx.payload.set(f);
@@ -138,7 +141,10 @@ for (const ipv6 of [false, true]) {
 
 Deno.test("offload: frames that must not be joined go out whole and in order", () => {
   const writes: Uint8Array[] = [];
-  const c = new Coalescer((b, n) => writes.push(b.slice(0, n)));
+  const c = new Coalescer((b, n) => {
+    writes.push(b.slice(0, n));
+    return 0;
+  });
   const rx = new PacketBuffer(56);
   const put = (f: Uint8Array) => {
     rx.payload.set(f);
@@ -176,4 +182,61 @@ Deno.test("offload: a frame with a partial checksum and no GSO is completed", ()
   assert.equal(n, frame.length);
   assert.ok(checksumsValid(out.subarray(0, n)));
   assert.equal(s.next(out, view(out), 0), 0);
+});
+
+/** An Ethernet + IPv4 + UDP frame with a valid checksum. */
+function udpFrame(payload: Uint8Array, id: number): Uint8Array {
+  const len = 14 + 20 + 8 + payload.length;
+  const f = new Uint8Array(len);
+  const v = view(f);
+  f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1], 0);
+  v.setUint16(12, 0x0800);
+  f[14] = 0x45;
+  v.setUint16(16, len - 14);
+  v.setUint16(18, id);
+  f[22] = 64;
+  f[23] = 17;
+  f.set([198, 19, 1, 1, 198, 19, 1, 2], 26);
+  v.setUint16(24, ~onesSum(v, 14, 34) & 0xffff);
+  v.setUint16(34, 5000);
+  v.setUint16(36, 5201);
+  v.setUint16(38, 8 + payload.length);
+  f.set(payload, 42);
+  const a = onesSum(v, 26, 34);
+  v.setUint16(40, ~onesSum(v, 34, len, a + 17 + 8 + payload.length) & 0xffff);
+  return f;
+}
+
+Deno.test("offload: UDP datagrams of one flow joined into a USO super-frame, one by one if refused", () => {
+  for (const refuse of [false, true]) {
+    const writes: Uint8Array[] = [];
+    const c = new Coalescer((b, n, frames) => {
+      if (refuse && frames > 1) return 22; // EINVAL: no USO here
+      writes.push(b.slice(0, n));
+      return 0;
+    });
+    const bufs = Array.from({ length: 5 }, () => new PacketBuffer(24));
+    const sizes = [64, 64, 64, 30, 64];
+    bufs.forEach((b, i) => {
+      const f = udpFrame(new Uint8Array(sizes[i]).fill(i), 100 + i);
+      b.payload.set(f);
+      c.add(b.vnetFrame, b.view, RESERVE + 24, f.length);
+    });
+    c.flush();
+    if (!refuse) {
+      // Four join (the fourth is shorter and closes the group); the fifth starts anew.
+      assert.deepEqual(writes.map((w) => `${w[1]}:${w.length - VNET_HDR_LEN}`), [
+        `5:${42 + 64 * 3 + 30}`,
+        "0:106",
+      ]);
+      const w = writes[0];
+      const wv = view(w);
+      assert.equal(wv.getUint16(4, true), 64, "gso_size: the datagram payload");
+      assert.equal(wv.getUint16(VNET_HDR_LEN + 38), 8 + 64 * 3 + 30, "UDP length of the super-frame");
+      assert.deepEqual(w.subarray(VNET_HDR_LEN + 42 + 64 * 3), new Uint8Array(30).fill(3));
+    } else {
+      assert.equal(writes.length, 5, "each datagram alone");
+      writes.forEach((w, i) => assert.equal(w.length - VNET_HDR_LEN, 42 + sizes[i]));
+    }
+  }
 });
