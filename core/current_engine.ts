@@ -740,18 +740,19 @@ export class CurrentEngine implements Engine {
       this.stats.keysErased++;
     }
     // Wake often enough for the nearest deadline, at most once a second.
-    const soon = [
-      pending?.retryAt,
-      this.#keepaliveAt,
-      this.#firstUnansweredAt && this.#firstUnansweredAt + t.deadPeerMs * 1e6,
-    ]
-      .filter((x): x is number => x !== undefined)
-      .map((x) => (x - now) / 1e6);
-    return Math.max(1, Math.min(1000, ...soon));
+    let next = now + 1e9;
+    if (this.#pending !== undefined && this.#pending.retryAt < next) next = this.#pending.retryAt;
+    if (this.#keepaliveAt !== undefined && this.#keepaliveAt < next) next = this.#keepaliveAt;
+    if (this.#firstUnansweredAt !== undefined) {
+      next = Math.min(next, this.#firstUnansweredAt + t.deadPeerMs * 1e6);
+    }
+    return Math.max(1, (next - now) / 1e6);
   }
 
   #eraseSessions(): void {
-    for (const kp of [this.#previous, this.#current, this.#next]) kp?.erase();
+    this.#previous?.erase();
+    this.#current?.erase();
+    this.#next?.erase();
     this.#previous = this.#current = this.#next = undefined;
     this.#abandonPending();
     this.#firstAttemptAt = undefined;

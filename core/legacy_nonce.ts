@@ -27,9 +27,9 @@ export class LegacyNonce {
    * {@linkcode next}, so callers copy it if they keep it. */
   readonly bytes: Uint8Array<ArrayBuffer> = new Uint8Array(NONCE_BYTES);
   readonly #view = new DataView(this.bytes.buffer);
-  // The 64-bit counter as two u32 halves: exact at any size, no BigInt.
-  #hi = 0;
-  #lo = 0;
+  // The 64-bit counter as two u32 halves: exact at any size, no BigInt, and
+  // stored in a typed array so that no heap number is allocated per nonce.
+  readonly #counter = new Uint32Array(2);
   #used = false;
 
   /**
@@ -56,9 +56,10 @@ export class LegacyNonce {
   next(nowNs: number): Uint8Array<ArrayBuffer> {
     let hi = Math.floor(nowNs / TWO_32);
     let lo = nowNs - hi * TWO_32;
-    if (this.#used && (hi < this.#hi || (hi === this.#hi && lo <= this.#lo))) {
-      hi = this.#hi;
-      lo = this.#lo + 1;
+    const c = this.#counter;
+    if (this.#used && (hi < c[0] || (hi === c[0] && lo <= c[1]))) {
+      hi = c[0];
+      lo = c[1] + 1;
       if (lo === TWO_32) {
         lo = 0;
         hi += 1;
@@ -68,8 +69,8 @@ export class LegacyNonce {
       // 2^64 ns is 584 years: unreachable, but never wrap silently.
       throw new RangeError("legacy nonce counter exhausted");
     }
-    this.#hi = hi;
-    this.#lo = lo;
+    c[0] = hi;
+    c[1] = lo;
     this.#used = true;
     this.#view.setUint32(16, hi);
     this.#view.setUint32(20, lo);

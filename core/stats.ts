@@ -1,99 +1,153 @@
 /**
- * The tunnel's counters: traffic, and every drop by reason. Plain numbers,
- * incremented on the packet path without allocating.
+ * The tunnel's counters: traffic, and every drop by reason. Incremented on
+ * the packet path: each counter lives in a Float64Array, so that `+= n` on
+ * a count beyond the small-integer range (a byte count passes 2^30 within
+ * seconds) stores a double in place instead of allocating a heap number per
+ * frame.
  *
  * @module
  */
 
+/** The counters' names, in a fixed order (the Float64Array's slots). */
+export const COUNTERS = [
+  "rxDatagrams",
+  "rxFrames",
+  "rxBytes",
+  "rxKeepalives",
+  "txFrames",
+  "txBytes",
+  "txKeepalives",
+  "dropTooShort",
+  "dropTooLong",
+  "dropBadTag",
+  "dropReplay",
+  "dropRunt",
+  "dropTapWrite",
+  "dropTxRunt",
+  "dropTxTooLong",
+  "dropTxError",
+  "rxErrors",
+  "hsInitSent",
+  "hsInitRecv",
+  "hsRespSent",
+  "hsRespRecv",
+  "hsCookieSent",
+  "hsCookieRecv",
+  "handshakes",
+  "hsSimultaneous",
+  "hsGaveUp",
+  "keysErased",
+  "dropMalformed",
+  "dropMac1",
+  "dropHandshake",
+  "dropUnknownPeer",
+  "dropStaleInitiation",
+  "dropRateLimited",
+  "dropUnderLoad",
+  "dropUnknownIndex",
+  "dropExpired",
+  "dropTxNoSession",
+] as const;
+
+/** One of the counters' names. */
+export type Counter = typeof COUNTERS[number];
+
 /** Counters of one tunnel since start. Field names are stable: logs and the
  * observability interface show them as they are. */
-export class Stats {
+export interface Stats {
   /** Datagrams received from the socket, valid or not. */
-  rxDatagrams = 0;
+  rxDatagrams: number;
   /** Frames written to the TAP device. */
-  rxFrames = 0;
+  rxFrames: number;
   /** Bytes of frames written to the TAP device. */
-  rxBytes = 0;
+  rxBytes: number;
   /** Authenticated keepalives received. */
-  rxKeepalives = 0;
+  rxKeepalives: number;
   /** Frames read from the TAP device and sent. */
-  txFrames = 0;
+  txFrames: number;
   /** Bytes of frames sent (before sealing). */
-  txBytes = 0;
+  txBytes: number;
   /** Keepalives sent (including the client's hello). */
-  txKeepalives = 0;
-
+  txKeepalives: number;
   /** Dropped: datagram too short to hold a nonce and a tag. */
-  dropTooShort = 0;
+  dropTooShort: number;
   /** Dropped: datagram larger than the receive buffer. */
-  dropTooLong = 0;
+  dropTooLong: number;
   /** Dropped: did not authenticate (junk, tampered, wrong key). */
-  dropBadTag = 0;
+  dropBadTag: number;
   /** Dropped: authenticated, but replayed or reordered. */
-  dropReplay = 0;
+  dropReplay: number;
   /** Ignored: authenticated payload under 32 bytes, not a keepalive. */
-  dropRunt = 0;
+  dropRunt: number;
   /** Dropped: the TAP device refused a frame (e.g. interface down). */
-  dropTapWrite = 0;
+  dropTapWrite: number;
   /** Dropped: frame read from the TAP too short to send (< 32 bytes). */
-  dropTxRunt = 0;
+  dropTxRunt: number;
   /** Dropped: frame read from the TAP too large for one datagram. */
-  dropTxTooLong = 0;
+  dropTxTooLong: number;
   /** Dropped: the socket refused a datagram (EMSGSIZE, ENETUNREACH, ...). */
-  dropTxError = 0;
+  dropTxError: number;
   /** Receive calls that failed (the tunnel carried on). */
-  rxErrors = 0;
-
-  // The current format's handshake and its drops.
+  rxErrors: number;
   /** Handshake initiations sent (first tries and retries). */
-  hsInitSent = 0;
+  hsInitSent: number;
   /** Handshake initiations from the peer that were answered. */
-  hsInitRecv = 0;
+  hsInitRecv: number;
   /** Handshake responses sent. */
-  hsRespSent = 0;
+  hsRespSent: number;
   /** Handshake responses received and accepted. */
-  hsRespRecv = 0;
+  hsRespRecv: number;
   /** Cookie replies sent instead of processing a handshake (under load). */
-  hsCookieSent = 0;
+  hsCookieSent: number;
   /** Cookie replies received and accepted. */
-  hsCookieRecv = 0;
+  hsCookieRecv: number;
   /** Handshakes completed as initiator. */
-  handshakes = 0;
+  handshakes: number;
   /** Initiations ignored because ours was in flight and wins the tie. */
-  hsSimultaneous = 0;
+  hsSimultaneous: number;
   /** Handshakes given up after 90 s without an answer. */
-  hsGaveUp = 0;
+  hsGaveUp: number;
   /** Times all keys were erased after 3 × the rekey time without a handshake. */
-  keysErased = 0;
+  keysErased: number;
   /** Dropped: unknown message type or wrong length. */
-  dropMalformed = 0;
+  dropMalformed: number;
   /** Dropped: handshake message without a valid mac1 (no answer, no DH). */
-  dropMac1 = 0;
+  dropMac1: number;
   /** Dropped: handshake message that failed to decrypt or authenticate. */
-  dropHandshake = 0;
+  dropHandshake: number;
   /** Dropped: initiation from a static key that is not the peer's. */
-  dropUnknownPeer = 0;
+  dropUnknownPeer: number;
   /** Dropped: initiation whose timestamp is not newer than the last one. */
-  dropStaleInitiation = 0;
+  dropStaleInitiation: number;
   /** Dropped: handshake message over the rate limit. */
-  dropRateLimited = 0;
+  dropRateLimited: number;
   /** Dropped: handshake message under load without a valid mac2 (a cookie went back). */
-  dropUnderLoad = 0;
+  dropUnderLoad: number;
   /** Dropped: data for a session index we do not have. */
-  dropUnknownIndex = 0;
+  dropUnknownIndex: number;
   /** Dropped: data for an expired session. */
-  dropExpired = 0;
+  dropExpired: number;
   /** Dropped: a frame that waited for a session that never came. */
-  dropTxNoSession = 0;
+  dropTxNoSession: number;
+}
+
+/** Counters of one tunnel since start (see the interface of the same name). */
+export class Stats {
+  /** The counters' values, one slot per name of {@linkcode COUNTERS}. */
+  readonly values: Float64Array = new Float64Array(COUNTERS.length);
 
   /** The counters that are not zero, for logs: `{ rxFrames: 12, ... }`. */
   nonZero(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this).filter(([, v]) => v !== 0)) as Record<string, number>;
+    const out: Record<string, number> = {};
+    COUNTERS.forEach((name, i) => {
+      if (this.values[i] !== 0) out[name] = this.values[i];
+    });
+    return out;
   }
 
   /** All counters, for logs: `{ rxFrames: 12, ... }`. */
   snapshot(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this)) as Record<string, number>;
+    return Object.fromEntries(COUNTERS.map((name, i) => [name, this.values[i]]));
   }
 
   /** Sum of the drops of received datagrams. */
@@ -104,3 +158,15 @@ export class Stats {
       this.dropExpired;
   }
 }
+
+COUNTERS.forEach((name, i) => {
+  Object.defineProperty(Stats.prototype, name, {
+    get(this: Stats): number {
+      return this.values[i];
+    },
+    set(this: Stats, v: number) {
+      this.values[i] = v;
+    },
+    enumerable: true,
+  });
+});

@@ -9,9 +9,13 @@
 
 const cache: bigint[] = [];
 
-/** `BigInt(n)` for a non-negative integer `n`; values below 64 KiB (every
- * frame and datagram length) are cached after first use. */
+/** Lengths below this are cached: every frame, datagram and TAP super-frame
+ * (64 KiB of IP, an Ethernet header and a vnet header) is shorter. */
+const CACHED = 1 << 17;
+
+/** `BigInt(n)` for a non-negative integer `n`; values below 128 KiB are
+ * cached after first use. */
 export function big(n: number): bigint {
-  if (n < 65536) return cache[n] ??= BigInt(n);
+  if (n < CACHED) return cache[n] ??= BigInt(n);
   return BigInt(n);
 }

@@ -143,10 +143,10 @@ export class FfiUdpTransport implements Transport, SyncTransport {
   #segSize = 0;
   #segEnd = 0;
   #segFrom: Endpoint | undefined;
-  /** Datagrams that arrived joined by UDP GRO (for tests and counters). */
-  groDatagrams = 0;
-  /** Datagrams sent as part of a GSO group (for tests and counters). */
-  gsoDatagrams = 0;
+
+  // [datagrams sent in GSO groups, datagrams that arrived joined by GRO]:
+  // typed, so that counting past 2^30 allocates nothing.
+  readonly #counts = new Float64Array(2);
   readonly #waiter: FdWaiter;
   // The last source decoded, and its raw sockaddr: most datagrams come from
   // the same peer, and reusing the Endpoint allocates nothing.
@@ -237,6 +237,16 @@ export class FfiUdpTransport implements Transport, SyncTransport {
     return this.#fd;
   }
 
+  /** Datagrams sent in UDP GSO groups so far. */
+  get gsoDatagrams(): number {
+    return this.#counts[0];
+  }
+
+  /** Datagrams that arrived joined by UDP GRO so far. */
+  get groDatagrams(): number {
+    return this.#counts[1];
+  }
+
   get sync(): SyncTransport {
     return this;
   }
@@ -325,7 +335,7 @@ export class FfiUdpTransport implements Transport, SyncTransport {
         const gso = c.getInt32(at + 16, true);
         if (gso > 0 && gso < total) {
           size = gso;
-          this.groDatagrams += Math.ceil(total / gso);
+          this.#counts[1] += Math.ceil(total / gso);
         }
       }
     }
@@ -444,7 +454,7 @@ export class FfiUdpTransport implements Transport, SyncTransport {
       );
       if (r > 0) {
         for (let k = done; k < done + r; k++) {
-          if (starts[k + 1] - starts[k] > 1) this.gsoDatagrams += starts[k + 1] - starts[k];
+          if (starts[k + 1] - starts[k] > 1) this.#counts[0] += starts[k + 1] - starts[k];
         }
         done += r;
         continue;
