@@ -23,9 +23,9 @@ export const RUN_FLAGS = [
   "--allow-env=TAPPET_LIBSODIUM",
 ];
 
-/** argv for `deno run <flags> main.ts ARGS`. */
-export function tappetArgv(args: string[]): string[] {
-  return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, MAIN, ...args];
+/** argv for `deno run <flags> main.ts ARGS`, with extra Deno flags if given. */
+export function tappetArgv(args: string[], denoFlags: string[] = []): string[] {
+  return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, ...denoFlags, MAIN, ...args];
 }
 
 /** A process started in a namespace, with its stderr kept in a file. */
