@@ -105,13 +105,13 @@ export class PollSet {
    * pass; for the loop that owns the main thread (tunnel/loop.ts). A signal
    * ends the wait early: poll() returns EINTR and is never restarted, so the
    * signal's handler runs as soon as the caller returns to the event loop.
-   * Returns the number of ready fds (0 on timeout or signal). Allocates
-   * nothing.
+   * Returns the number of ready fds, 0 on timeout, -1 when a signal (or
+   * another error) ended the wait. Allocates nothing.
    */
   wait(timeoutMs: number): number {
     const w = this.#words;
     for (let i = 1; i < w.length; i += 2) w[i] = C.POLLIN;
     const r = libc().poll_now(this.#bytes, this.#count, timeoutMs);
-    return r < 0 ? 0 : r;
+    return r < 0 ? -1 : r;
   }
 }

@@ -31,6 +31,7 @@ import {
   waitForPing,
 } from "./netns.ts";
 import { NsProcess, tappetArgv } from "./harness.ts";
+import { chart } from "./chart.ts";
 
 /** A tunnel under test. */
 export interface Row {
@@ -513,7 +514,11 @@ if (import.meta.main) {
     }
   }
   const summary = summarize(results, rows.map((r) => r.name), reference);
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${rounds} rounds of ${secs} s, medians:\n`);
+  const date = new Date().toISOString().slice(0, 10);
+  console.log(`${date}, ${rounds} rounds of ${secs} s, medians:\n`);
   console.log(markdown(summary, reference));
-  console.log(`\nraw results: ${out}`);
+  const svg = out.replace(/\.jsonl$/, "") + ".svg";
+  const title = `tappet benchmark, ${date}: ${rounds} rounds of ${secs} s, medians`;
+  Deno.writeTextFileSync(svg, await chart(results, rows.map((r) => r.name), title));
+  console.log(`\nraw results: ${out}\nchart: ${svg}`);
 }

@@ -2,12 +2,14 @@
 # Prepares a Debian machine (as root) to run tappet, its demo and its tests:
 # Deno from npm, libsodium and the network tools from apt, /dev/net/tun in its
 # usual mode, and the npm dependencies in Deno's cache (pinned by deno.lock).
-# Safe to run again.
+# With --bench, also what `deno task bench` and `deno task soak` run: iperf3,
+# and the tunnels compared with tappet (fastd, OpenVPN). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
 APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump)
+if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=(iperf3 fastd openvpn openssl); fi
 
 have_deno() { command -v deno >/dev/null 2>&1 && deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; }
 if ! have_deno; then

@@ -122,7 +122,10 @@ if (import.meta.main) {
       const c = counters(log);
       const scavenges = (log.match(/Scavenge/g) ?? []).length;
       const frames = c.txFrames + c.rxFrames;
-      const drops = Object.entries(c).filter(([k]) => k.startsWith("drop")).reduce((sum, [, v]) => sum + v, 0);
+      const drops = Object.entries(c).filter(([k]) => k.startsWith("drop")).reduce(
+        (sum, [, v]) => sum + v,
+        0,
+      );
       const errors = log.split("\n").filter((l) =>
         /tappet: (warning|error)/.test(l) && !/running as root/.test(l)
       );

@@ -269,7 +269,7 @@ export class Tunnel {
         // that does not know its peer yet), or poll() would not block.
         poll.setFd(0, engine.acceptsFrames ? deviceFd : -1);
         const wait = Math.ceil(Math.min(IDLE_POLL_MS, Math.max(0, (nextTick - clock()) / 1e6)));
-        if (wait > 0 && poll.wait(wait) === 0) {
+        if (wait > 0 && poll.wait(wait) <= 0) {
           // Nothing came (a timeout, or a signal): let Deno's runtime park
           // once, which is when it reads its own I/O, signals included.
           await parkRuntime();
