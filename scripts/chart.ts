@@ -3,13 +3,18 @@
  * Mbit per tunnel CPU-second, small packets, latency), drawn with Vega-Lite
  * and rendered headless by Vega.
  *
- *     deno run -A scripts/chart.ts RESULTS.jsonl [OUT.svg]
+ *     deno run --lock=scripts/chart.lock -R -W scripts/chart.ts RESULTS.jsonl [OUT.svg [TITLE]]
+ *
+ * Vega is 50 MB of npm packages that only the benchmark needs, so it has a
+ * lockfile of its own (`scripts/chart.lock`): `deno.lock`, which every run of
+ * tappet from source installs, stays free of it. The benchmark runs this
+ * script as a subprocess.
  *
  * @module
  */
 
-import * as vega from "vega";
-import * as vl from "vega-lite";
+import * as vega from "npm:vega@6.4.0";
+import * as vl from "npm:vega-lite@6.5.0";
 import type { Measurement } from "./bench.ts";
 
 /** One bar: a row's median for one measure. */
@@ -74,13 +79,13 @@ export async function chart(results: Measurement[], order: string[], title: stri
 }
 
 if (import.meta.main) {
-  const [input, output] = Deno.args;
+  const [input, output, title] = Deno.args;
   if (!input) {
-    console.error("usage: chart.ts RESULTS.jsonl [OUT.svg]");
+    console.error("usage: chart.ts RESULTS.jsonl [OUT.svg [TITLE]]");
     Deno.exit(2);
   }
   const results = Deno.readTextFileSync(input).trim().split("\n").map((l) => JSON.parse(l) as Measurement);
   const order = [...new Set(results.map((m) => m.row))];
-  const svg = await chart(results, order, `tappet benchmark (${input.replace(/.*\//, "")})`);
+  const svg = await chart(results, order, title ?? `tappet benchmark (${input.replace(/.*\//, "")})`);
   Deno.writeTextFileSync(output ?? input.replace(/\.jsonl$/, ".svg"), svg);
 }
