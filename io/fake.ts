@@ -163,6 +163,16 @@ export class FakeTransport implements Transport {
   /** Send failures to report instead of sending, keyed by nothing: the next
    * sends fail with this code while it is set. */
   failWith: string | undefined;
+  #receiveError: Error | undefined;
+
+  /** Makes receive calls throw `error` (a socket error) until called with
+   * undefined; a pending receive throws at once. */
+  failReceive(error: Error | undefined): void {
+    this.#receiveError = error;
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.();
+  }
 
   /** Use {@linkcode FakeNetwork.bind} rather than this. */
   constructor(net: FakeNetwork, local: Endpoint) {
@@ -180,7 +190,9 @@ export class FakeTransport implements Transport {
   }
 
   async receive(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): Promise<number> {
-    while (this.#queue.length === 0 && !this.#closed) {
+    for (;;) {
+      if (this.#receiveError !== undefined) throw this.#receiveError;
+      if (this.#queue.length > 0 || this.#closed) break;
       await new Promise<void>((r) => (this.#waiter = r));
     }
     if (this.#closed) return 0;

@@ -223,3 +223,24 @@ Deno.test("tunnel: send failures and TAP write failures drop the frame, not the 
     await Promise.all([client.done, server.done]);
   }
 });
+
+Deno.test("tunnel: a failing receive is counted and the tunnel goes on", async () => {
+  const net = new FakeNetwork();
+  const server = side(net, SERVER, 1);
+  const client = side(net, CLIENT, 1, SERVER);
+  try {
+    client.device.inject(frame(1));
+    await server.device.waitWritten(1);
+    server.transport.failReceive(new Error("recvmmsg: Connection refused"));
+    await until(() => server.stats.rxErrors >= 3, "the receive errors to be counted");
+    server.transport.failReceive(undefined);
+    client.device.inject(frame(2));
+    await server.device.waitWritten(2);
+    assert.deepEqual(server.device.written[1], frame(2), "traffic resumes, nothing corrupted");
+    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "the peer is unchanged");
+  } finally {
+    client.tunnel.stop();
+    server.tunnel.stop();
+    await Promise.all([client.done, server.done]);
+  }
+});

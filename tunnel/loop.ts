@@ -86,6 +86,11 @@ export interface TunnelOptions {
  */
 const IDLE_POLL_MS = 50;
 
+/** How long a loop waits after a receive call failed, ms. */
+const RECEIVE_ERROR_PAUSE_MS = 10;
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** The synchronous loop yields to the event loop at least this often under
  * load, ns. */
 const YIELD_NS = 1e6;
@@ -261,6 +266,8 @@ export class Tunnel {
       } catch (e) {
         engine.stats.rxErrors++;
         this.#o.events.receiveFailed(e);
+        await pause(RECEIVE_ERROR_PAUSE_MS); // a socket error that repeats must not spin
+        continue;
       }
       if (received > 0) this.#deliverFrames(rx, rxFrom, received, now);
       if (read === 0 && received === 0 && !engine.hasControl) {
@@ -296,7 +303,7 @@ export class Tunnel {
       } catch (e) {
         engine.stats.rxErrors++;
         this.#o.events.receiveFailed(e);
-        await yieldToEventLoop();
+        await pause(RECEIVE_ERROR_PAUSE_MS); // a socket error that repeats must not spin
         continue;
       }
       if (n === 0) break;
