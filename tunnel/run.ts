@@ -17,7 +17,7 @@ import { LegacyNonce } from "../core/legacy_nonce.ts";
 import { LegacySession } from "../core/legacy.ts";
 import type { Stats } from "../core/stats.ts";
 import { UserError } from "../errors.ts";
-import { geteuid, monotonicNs } from "../ffi/libc.ts";
+import { geteuid, monotonicNs, openFds } from "../ffi/libc.ts";
 import { boxBeforenm, constantTimeEqual, memzero, publicKeyOf, randomBytes, sodium } from "../ffi/sodium.ts";
 import { readKeyFile } from "../io/keyfile.ts";
 import { takeNoncePrefix } from "../io/noncefile.ts";
@@ -196,6 +196,15 @@ function tunnelEvents(device: string, family: 4 | 6, overhead: number): TunnelEv
 export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   sodium();
   const keys = loadKeys(config);
+  // Signals first: their listener opens an fd of Deno's, before the count.
+  const running: { tunnel?: Tunnel; stopAsked: boolean } = { stopAsked: false };
+  const stop = () => {
+    running.stopAsked = true;
+    running.tunnel?.stop();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  const fdsBefore = openFds();
   let psk: Uint8Array<ArrayBuffer> | undefined;
   let device: FrameDevice | undefined;
   let transport: Transport | undefined;
@@ -256,6 +265,8 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   } catch (e) {
     transport?.close();
     device?.close();
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
     throw e;
   } finally {
     memzero(keys.secret);
@@ -269,15 +280,26 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
     clock: monotonicNs,
     events: tunnelEvents(config.iface, config.family, engine.overhead),
   });
-  const stop = () => tunnel.stop();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  running.tunnel = tunnel;
+  if (running.stopAsked) tunnel.stop();
   try {
     await tunnel.run();
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
+    const left = leftOpen(fdsBefore);
+    if (left.length === 0) log.info`stopped; closed every fd it opened`;
+    else log.warn`stopped; fds still open: ${left.join(", ")}`;
     log.info`stopped; counters ${JSON.stringify(engine.stats.nonZero())}`;
   }
   return engine.stats;
+}
+
+/** The fds open now that were not open in `before`, with what they are. */
+function leftOpen(before: Map<number, string>): string[] {
+  const left: string[] = [];
+  for (const [fd, target] of openFds()) {
+    if (before.get(fd) !== target) left.push(`${fd} (${target})`);
+  }
+  return left;
 }
