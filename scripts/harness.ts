@@ -33,6 +33,7 @@ export class NsProcess {
   readonly #child: Deno.ChildProcess;
   readonly log: string;
   #status: Promise<Deno.CommandStatus>;
+  #exited = false;
 
   constructor(
     ns: string,
@@ -53,16 +54,19 @@ export class NsProcess {
       env: options.env,
     }).spawn();
     // Copy both streams to the log as they come, so a hung process still
-    // leaves its messages behind.
-    const sink = file.writable.getWriter();
+    // leaves its messages behind. (Synchronous writes: a file's writable
+    // stream holds its chunks back until it is closed.)
     const pump = async (s: ReadableStream<Uint8Array>) => {
-      for await (const chunk of s) await sink.write(chunk);
+      for await (const chunk of s) {
+        for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      }
     };
     const pumps = Promise.all([pump(this.#child.stdout), pump(this.#child.stderr)]).finally(() =>
-      sink.close()
+      file.close()
     );
     this.#status = this.#child.status.then(async (s) => {
       await pumps;
+      this.#exited = true;
       return s;
     });
   }
@@ -90,6 +94,18 @@ export class NsProcess {
       } catch { /* gone */ }
     }
     return await this.#status;
+  }
+
+  /** Waits until the log matches `pattern`; throws, with the log, when the
+   * process exits first or `ms` pass. */
+  async waitFor(pattern: RegExp, ms = 15_000): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (!pattern.test(this.text())) {
+      if (this.#exited || performance.now() > deadline) {
+        throw new Error(`${this.log} never matched ${pattern}:\n${this.text()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** The log so far. */

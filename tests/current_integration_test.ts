@@ -8,6 +8,7 @@ import { strict as assert } from "node:assert";
 import { createPair, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
 import { counters, NsProcess, tappetArgv, transfer } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
+import { udpPayloads } from "./_capture.ts";
 
 const canRun = isRoot();
 const PORT = "1011";
@@ -96,23 +97,6 @@ async function secondsUntilPing(ns: string, to: string, limit = 15): Promise<num
     if (await ping(ns, to, { count: 1, timeout: 0.3 as unknown as number }) === 1) break;
   }
   return (performance.now() - t0) / 1000;
-}
-
-/** UDP payloads of the datagrams in a pcap file (Ethernet, IPv4). */
-function udpPayloads(pcap: Uint8Array): Uint8Array[] {
-  const view = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
-  const little = view.getUint32(0, true) === 0xa1b2c3d4;
-  const out: Uint8Array[] = [];
-  for (let off = 24; off + 16 <= pcap.length;) {
-    const caplen = view.getUint32(off + 8, little);
-    const frame = pcap.subarray(off + 16, off + 16 + caplen);
-    off += 16 + caplen;
-    if (frame.length < 42 || frame[12] !== 0x08 || frame[13] !== 0x00) continue;
-    const ihl = (frame[14] & 0x0f) * 4;
-    if (frame[14 + 9] !== 17) continue;
-    out.push(frame.subarray(14 + ihl + 8));
-  }
-  return out;
 }
 
 for (const [k, transport] of TRANSPORTS.entries()) {
@@ -296,6 +280,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
       withBed(114 + 20 * k, 4, transport, async (bed) => {
         const { a, b } = bed.pair;
         const server = start(bed, "b");
+        await server.waitFor(/listening on/); // else the first initiation may find no socket
         // c: its own key pair, b's real public key. b is configured for a, not c.
         await sh(["ip", "-n", a.ns, "tuntap", "add", "tp1", "mode", "tap"]);
         await sh(["ip", "-n", a.ns, "link", "set", "tp1", "up"]);
