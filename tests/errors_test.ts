@@ -8,37 +8,7 @@ import { strict as assert } from "node:assert";
 import { createPair, ping, sh } from "../scripts/netns.ts";
 import { NsProcess, tappetArgv } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
-
-interface Outcome {
-  code: number;
-  lines: string[];
-}
-
-async function tappet(
-  args: string[],
-  options: { env?: Record<string, string>; ns?: string; cwd?: string } = {},
-) {
-  const argv = tappetArgv(args);
-  const full = options.ns ? ["ip", "netns", "exec", options.ns, ...argv] : argv;
-  const out = await new Deno.Command(full[0], {
-    args: full.slice(1),
-    env: options.env,
-    cwd: options.cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const lines = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l !== "");
-  return { code: out.code, lines } satisfies Outcome;
-}
-
-/** Exactly one line, matching `pattern`, exit status `code`. */
-function oneLine(o: Outcome, code: number, pattern: RegExp): void {
-  assert.equal(o.lines.length, 1, `want one line, got:\n${o.lines.join("\n")}`);
-  assert.match(o.lines[0], /^tappet: /);
-  assert.match(o.lines[0], pattern);
-  assert.equal(o.code, code, o.lines[0]);
-  assert.doesNotMatch(o.lines[0], /\bat .*\.ts:\d+/, "no stack trace");
-}
+import { namespace, oneLine, tappet } from "./_cli.ts";
 
 let dir = "";
 const KEY = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
@@ -82,19 +52,110 @@ Deno.test("errors: a missing key file is named, with the command that makes one"
   oneLine(await tappet(legacy(d, { pub: `${d}/nope.pub` })), 1, /public key file .*nope\.pub does not exist/);
 });
 
-Deno.test("errors: the peer's key equal to our own is refused", async () => {
+Deno.test("errors: key files that are malformed, misplaced or the peer's = ours, each named with what to do", async () => {
   const d = files();
-  Deno.writeTextFileSync(`${d}/a.pub`, "8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f\n");
-  oneLine(
-    await tappet(legacy(d, { pub: `${d}/a.pub` })),
-    1,
-    /holds our own public key: give the peer's NAME\.pub/,
+  const w = (name: string, text: string, mode = 0o600) => {
+    Deno.writeTextFileSync(`${d}/${name}`, text, { mode });
+    Deno.chmodSync(`${d}/${name}`, mode);
+    return `${d}/${name}`;
+  };
+  const cases: [Partial<Record<"key" | "pub", string>>, RegExp][] = [
+    [{ key: w("empty.key", "") }, /secret key file .*empty\.key is empty: it must hold 64 hex characters/],
+    [{ key: w("short.key", KEY.slice(4)) }, /secret key file .*short\.key holds 61 bytes, not 65/],
+    [
+      { key: w("hex.key", "zz" + KEY.slice(2)) },
+      /secret key file .*hex\.key has a character that is not hex at byte 1/,
+    ],
+    [{ key: w("nonl.key", KEY.trim()) }, /secret key file .*nonl\.key has no final newline/],
+    [{ pub: w("long.pub", PUB + "\n", 0o644) }, /public key file .*long\.pub holds 66 bytes/],
+    [{ key: `${d}/b.pub` }, /secret key file .*b\.pub looks like a public key \(\.pub\): give our NAME\.key/],
+    [{ pub: `${d}/a.key` }, /peer public key file .*a\.key looks like a secret key \(\.key\)/],
+    [
+      { pub: w("mine.pub", "8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f\n", 0o644) },
+      /holds our own public key: give the peer's NAME\.pub/,
+    ],
+    [
+      { key: w("peer-as-key.key", PUB) },
+      /holds the same key as .*peer-as-key\.key: give the peer's NAME\.pub/,
+    ],
+    [{ key: `${d}` }, /secret key file .* is not a regular file/],
+  ];
+  for (const [over, want] of cases) {
+    const args = legacy(d, over);
+    if (over.key === `${d}/b.pub`) args[3] = w("other.pub", PUB, 0o644);
+    if (over.key?.endsWith("peer-as-key.key")) args[3] = `${d}/b.pub`;
+    oneLine(await tappet(args), 1, want);
+  }
+});
+
+Deno.test("errors: a secret key readable by others gets a warning naming chmod 600", async () => {
+  const d = files();
+  Deno.writeTextFileSync(`${d}/open.key`, KEY);
+  Deno.chmodSync(`${d}/open.key`, 0o644);
+  const o = await tappet(legacy(d, { key: `${d}/open.key`, iface: "tappet-interface0" }));
+  assert.match(
+    o.lines[0],
+    /warning: secret key file .*open\.key can be read by others \(mode 0644\): run chmod 600/,
   );
+  assert.equal(o.code, 1, "then the run goes on (here to fail on the interface name)");
+});
+
+Deno.test("errors: argument mistakes give one line, the usage and --help, exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["tp0", "n", "a.key", "b.pub", "198.18.0.1", "65536"], /port 65536 is out of range/],
+    [["tp0", "n", "a.key", "b.pub", "198.18.0.1", "http"], /port "http" is not a number/],
+    [
+      ["tp0", "n", "a.key", "b.pub", "198.18.0", "1011"],
+      /address "198\.18\.0" is not an IPv4 or IPv6 literal/,
+    ],
+    [["tp0", "n", "a.key"], /THEIRPUB/],
+    [["run", "--tap", "tp0", "--key", "a", "--peer-key", "b"], /give one of --listen or --connect/],
+    [["run", "--tap", "tp0", "--key", "a", "--peer-key", "b", "--connect", "2001:db8::1:1011"], /brackets/],
+    [["keygen"], /NAME/],
+  ];
+  for (const [args, want] of cases) {
+    const o = await tappet(args);
+    assert.equal(o.code, 2, args.join(" "));
+    assert.match(o.lines[0], want);
+    assert.match(o.lines[1], /^usage: tappet/);
+    assert.match(o.lines.at(-1)!, /Try 'tappet --help'/);
+  }
+});
+
+Deno.test("errors: nonce files that are missing, of the wrong size or at their maximum", async () => {
+  const d = files();
+  const ns = `tptnonce${Deno.pid}`;
+  if (!isRoot()) return;
+  const del = await namespace(ns, { tap: "tp0", address: "198.18.250.2" });
+  try {
+    const run = (nonce: string) => tappet([...legacy(d, { nonce }).slice(0, 6), "-l"], { ns });
+    oneLine(
+      await run(`${d}/none`),
+      1,
+      /nonce file .*none does not exist: create it with: dd if=\/dev\/zero of=/,
+    );
+    Deno.writeFileSync(`${d}/three`, new Uint8Array(3));
+    oneLine(
+      await run(`${d}/three`),
+      1,
+      /nonce file .*three holds 3 bytes, but the file must hold exactly 4 bytes/,
+    );
+    Deno.writeFileSync(`${d}/max`, new Uint8Array([255, 255, 255, 255]));
+    oneLine(
+      await run(`${d}/max`),
+      1,
+      /nonce file .*max is at its maximum \(prefix overflow\): regenerate keys on both peers and reset the nonce files/,
+    );
+  } finally {
+    await del();
+  }
 });
 
 Deno.test("errors: libsodium that cannot be loaded names the Debian package", async () => {
   const d = files();
-  const o = await tappet(legacy(d), { env: { TAPPET_LIBSODIUM: "/nonexistent/libsodium.so.23" } });
+  const o = await tappet(legacy(d), {
+    env: { TAPPET_LIBSODIUM: "/nonexistent/libsodium.so.23" },
+  });
   oneLine(
     o,
     1,

@@ -1,0 +1,143 @@
+/**
+ * Running tappet as a user does, for the tests of mistakes and faults: as a
+ * subprocess, optionally inside a network namespace, a private mount
+ * namespace, or as an ordinary user.
+ */
+
+import { strict as assert } from "node:assert";
+import { sh } from "../scripts/netns.ts";
+import { MAIN, RUN_FLAGS } from "../scripts/harness.ts";
+
+/** The longest a run of {@linkcode tappet} may take, ms. */
+const RUN_TIMEOUT_MS = 20_000;
+
+/** What a run printed on stderr, and its exit status. */
+export interface Outcome {
+  code: number;
+  lines: string[];
+}
+
+/** The unprivileged user the tests run tappet as. */
+export const TEST_USER = "tappet-test";
+
+let userDenoDir: string | undefined;
+
+/**
+ * Makes sure {@linkcode TEST_USER} exists and has a Deno cache of its own
+ * holding tappet's npm packages (copied from ours: no network), and returns
+ * that cache's path.
+ */
+export async function unprivileged(): Promise<string> {
+  if (userDenoDir !== undefined) return userDenoDir;
+  if ((await sh(["id", "-u", TEST_USER], { allowFail: true })).trim() === "") {
+    await sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
+  }
+  const info = JSON.parse(await sh([Deno.execPath(), "info", "--json"]));
+  const dir = Deno.makeTempDirSync({ prefix: "tappet-test-deno-" });
+  const npm = `${info.npmCache}/registry.npmjs.org`;
+  for (const pkg of ["@optique", "@logtape"]) {
+    Deno.mkdirSync(`${dir}/npm/registry.npmjs.org`, { recursive: true });
+    await sh(["cp", "-r", `${npm}/${pkg}`, `${dir}/npm/registry.npmjs.org/`]);
+  }
+  await sh(["chown", "-R", TEST_USER, dir]);
+  await sh(["chmod", "755", dir]);
+  userDenoDir = dir;
+  globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  return dir;
+}
+
+/** Options of {@linkcode tappet}. */
+export interface RunOptions {
+  /** Environment variables to add. */
+  env?: Record<string, string>;
+  /** Run inside this network namespace. */
+  ns?: string;
+  /** Run as {@linkcode TEST_USER}. */
+  user?: boolean;
+  /** Shell commands run first (as root) in a private mount namespace. */
+  mountSetup?: string;
+  /** Extra Deno flags, e.g. a wider --allow-env. */
+  denoFlags?: string[];
+}
+
+/** Runs tappet with `args` to completion; returns its stderr lines and status. */
+export async function tappet(args: string[], options: RunOptions = {}): Promise<Outcome> {
+  const env: Record<string, string> = { ...options.env };
+  const flags = [...RUN_FLAGS, ...(options.denoFlags ?? [])];
+  if (options.user) {
+    env.DENO_DIR = await unprivileged();
+    flags.push("--cached-only");
+  }
+  let argv = [Deno.execPath(), "run", "--quiet", ...flags, MAIN, ...args];
+  if (options.user) {
+    argv = ["setpriv", `--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, "--clear-groups", ...argv];
+  }
+  if (options.mountSetup) {
+    const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    argv = [
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `${options.mountSetup} && exec ${quoted}`,
+    ];
+  }
+  if (options.ns) argv = ["ip", "netns", "exec", options.ns, ...argv];
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), env, stdout: "piped", stderr: "piped" })
+    .spawn();
+  // A run that should have failed but started a tunnel must not hang the tests.
+  const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
+  const out = await child.output();
+  clearTimeout(timer);
+  const lines = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l !== "");
+  return { code: out.code, lines };
+}
+
+/** Exactly one line, matching `pattern`, exit status `code`, no stack trace. */
+export function oneLine(o: Outcome, code: number, pattern: RegExp): void {
+  assert.equal(o.lines.length, 1, `want one line, got:\n${o.lines.join("\n")}`);
+  assert.match(o.lines[0], /^tappet: /);
+  assert.match(o.lines[0], pattern);
+  assert.equal(o.code, code, o.lines[0]);
+  assert.doesNotMatch(o.lines[0], /\bat .*\.ts:\d+/, "no stack trace");
+}
+
+/** A network namespace with a TAP (owned by `tapUser`, if given) and a
+ * dummy underlay address; deleted by the returned function. */
+export async function namespace(
+  name: string,
+  options: { tapUser?: string; tap?: string; tun?: string; address?: string } = {},
+): Promise<() => Promise<void>> {
+  await sh(["ip", "netns", "add", name]);
+  const del = async () => {
+    await sh(["ip", "netns", "del", name], { allowFail: true });
+  };
+  try {
+    await setUp(name, options);
+  } catch (e) {
+    await del();
+    throw e;
+  }
+  return del;
+}
+
+async function setUp(
+  name: string,
+  options: { tapUser?: string; tap?: string; tun?: string; address?: string },
+) {
+  const ip = ["ip", "-n", name];
+  await sh([...ip, "link", "set", "lo", "up"]);
+  // An underlay address on a veth pair kept inside the namespace (not every
+  // kernel has the dummy driver).
+  await sh([...ip, "link", "add", "du0", "type", "veth", "peer", "name", "du1"]);
+  await sh([...ip, "addr", "add", `${options.address ?? "198.18.240.1"}/24`, "dev", "du0"]);
+  await sh([...ip, "link", "set", "du0", "up"]);
+  await sh([...ip, "link", "set", "du1", "up"]);
+  if (options.tap) {
+    const owner = options.tapUser ? ["user", options.tapUser] : [];
+    await sh([...ip, "tuntap", "add", options.tap, "mode", "tap", ...owner]);
+  }
+  if (options.tun) await sh([...ip, "tuntap", "add", options.tun, "mode", "tun"]);
+}
