@@ -142,6 +142,8 @@ export class FfiUdpTransport implements Transport, SyncTransport {
   #segOffset = 0;
   #segSize = 0;
   #segEnd = 0;
+  /** The landed message being cut is an empty datagram, not yet handed out. */
+  #segEmpty = false;
   #segFrom: Endpoint | undefined;
 
   // [datagrams sent in GSO groups, datagrams that arrived joined by GRO]:
@@ -281,6 +283,13 @@ export class FfiUdpTransport implements Transport, SyncTransport {
     const max = bufs.length;
     let n = 0;
     while (n < max) {
+      if (this.#segEmpty) {
+        // An empty datagram is handed out too: the engine counts it.
+        this.#segEmpty = false;
+        lengths[n] = 0;
+        from[n++] = this.#segFrom!;
+        continue;
+      }
       if (this.#segOffset < this.#segEnd) {
         const land = this.#land[this.#landIndex - 1].bytes;
         const len = Math.min(this.#segSize, this.#segEnd - this.#segOffset);
@@ -340,6 +349,7 @@ export class FfiUdpTransport implements Transport, SyncTransport {
       }
     }
     this.#segOffset = 0;
+    this.#segEmpty = total === 0 && !truncated;
     this.#segEnd = truncated ? this.#land[i].bytes.length : total;
     this.#segSize = truncated ? this.#segEnd : size;
     this.#segFrom = this.#source(this.#landVec!.names, i * NAME);
@@ -415,8 +425,9 @@ export class FfiUdpTransport implements Transport, SyncTransport {
   }
 
   /**
-   * Sends runs of equal-length datagrams (the last of a run may be shorter)
-   * as one UDP GSO message each. Returns false, having sent nothing, when
+   * Sends runs of equal-length datagrams (the last of a run may be shorter,
+   * but not empty: the kernel would send nothing for it) as one UDP GSO
+   * message each. Returns false, having sent nothing, when
    * the kernel turns GSO down; it is then not tried again.
    */
   #sendGso(lengths: Int32Array, n: number, to: Endpoint, onFailure: (f: SendFailure) => void): boolean {
@@ -428,8 +439,8 @@ export class FfiUdpTransport implements Transport, SyncTransport {
       let j = i + 1;
       let total = size;
       while (
-        j < n && j - i < GSO_MAX_SEGMENTS && lengths[j] <= size && total + lengths[j] <= GSO_MAX_BYTES &&
-        lengths[j - 1] === size
+        j < n && j - i < GSO_MAX_SEGMENTS && lengths[j] <= size && lengths[j] > 0 &&
+        total + lengths[j] <= GSO_MAX_BYTES && lengths[j - 1] === size
       ) {
         total += lengths[j];
         j++;
