@@ -70,7 +70,7 @@ export function setupLogging(verbosity: number, write: (line: string) => void = 
     },
     loggers: [
       { category: ["tappet"], lowestLevel: levelFor(verbosity), sinks: ["stderr"] },
-      { category: ["tappet", "net"], filters: ["throttle"] },
+      { category: ["tappet", "net"], lowestLevel: levelFor(verbosity), filters: ["throttle"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
     ],
   });
