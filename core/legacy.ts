@@ -54,6 +54,8 @@ export const Open = {
   Replay: 5,
   /** Dropped: larger than {@linkcode MAX_DATAGRAM}. */
   TooLong: 6,
+  /** Dropped: one of our own datagrams of this run, sent back to us. */
+  Reflected: 7,
 } as const;
 /** One of the {@linkcode Open} values. */
 export type OpenKind = typeof Open[keyof typeof Open];
@@ -130,6 +132,9 @@ export class LegacySession {
     if (length > MAX_DATAGRAM) return Open.TooLong;
     if (length < HEADROOM) return Open.TooShort; // includes ≤ 24: no ciphertext
     const bytes = buf.bytes;
+    // With one key for both directions our own datagrams authenticate too;
+    // those of this run carry our prefix and random bytes.
+    if (this.#nonce.isOwn(bytes)) return Open.Reflected;
     // The nonce is checked before the tag: a stale datagram costs no crypto.
     if (!this.#replay.isFresh(bytes)) {
       // Authenticate anyway, so that junk is counted as junk, not as replay.

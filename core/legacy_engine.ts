@@ -113,6 +113,9 @@ export class LegacyEngine implements Engine {
       case Open.Replay:
         stats.dropReplay++;
         break;
+      case Open.Reflected:
+        stats.dropReflected++;
+        break;
     }
     if (!isAccepted(kind)) return -1;
     this.#lastActivity = now;

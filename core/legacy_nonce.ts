@@ -48,6 +48,17 @@ export class LegacyNonce {
   }
 
   /**
+   * True when `nonce` (its first 16 bytes) has this run's prefix and random
+   * bytes: a nonce of ours, so the datagram is our own, reflected. A peer's
+   * nonce matches by chance with probability 2^-96. Allocates nothing.
+   */
+  isOwn(nonce: Uint8Array): boolean {
+    const own = this.bytes;
+    for (let i = 0; i < 16; i++) if (nonce[i] !== own[i]) return false;
+    return true;
+  }
+
+  /**
    * Advances to the nonce for the next datagram and returns
    * {@linkcode bytes}. `nowNs` is CLOCK_MONOTONIC in nanoseconds (a double;
    * precision lost above 2^53 only makes the +1 rule apply more often).

@@ -21,6 +21,7 @@ export const COUNTERS = [
   "dropTooLong",
   "dropBadTag",
   "dropReplay",
+  "dropReflected",
   "dropRunt",
   "dropTapWrite",
   "dropTxRunt",
@@ -77,6 +78,9 @@ export interface Stats {
   dropBadTag: number;
   /** Dropped: authenticated, but replayed or reordered. */
   dropReplay: number;
+  /** Dropped (legacy format): our own datagram sent back to us, recognised
+   * by the prefix and random bytes of our nonce. */
+  dropReflected: number;
   /** Ignored: authenticated payload under 32 bytes, not a keepalive. */
   dropRunt: number;
   /** Dropped: the TAP device refused a frame (e.g. interface down). */
@@ -152,7 +156,8 @@ export class Stats {
 
   /** Sum of the drops of received datagrams. */
   get rxDropped(): number {
-    return this.dropTooShort + this.dropTooLong + this.dropBadTag + this.dropReplay + this.dropRunt +
+    return this.dropTooShort + this.dropTooLong + this.dropBadTag + this.dropReplay + this.dropReflected +
+      this.dropRunt +
       this.dropTapWrite + this.dropMalformed + this.dropMac1 + this.dropHandshake + this.dropUnknownPeer +
       this.dropStaleInitiation + this.dropRateLimited + this.dropUnderLoad + this.dropUnknownIndex +
       this.dropExpired;

@@ -172,3 +172,30 @@ Deno.test("legacy: a sealed frame opens on the other side, both directions share
     assert.deepEqual(buf.payload.subarray(0, frame.length), frame);
   }
 });
+
+Deno.test("legacy: our own datagram reflected back is dropped even when its nonce sorts above the peer's", () => {
+  const k = hex(K.shared_k);
+  // A's prefix (7) is above B's (2): the replay rule alone would accept A's
+  // own datagrams once A has accepted one of B's.
+  const a = new LegacySession(k, new LegacyNonce(7, new Uint8Array(12).fill(0xaa)));
+  const b = new LegacySession(k, new LegacyNonce(2, new Uint8Array(12).fill(0xbb)));
+  const frameBytes = new Uint8Array(60).fill(0x42);
+  const seal = (s: LegacySession, t: number) => {
+    const buf = new PacketBuffer(HEADROOM);
+    buf.payload.set(frameBytes);
+    return buf.bytes.slice(0, s.seal(buf, frameBytes.length, t));
+  };
+  const open = (s: LegacySession, d: Uint8Array): OpenKind => {
+    const buf = new PacketBuffer(HEADROOM);
+    buf.bytes.set(d);
+    return s.open(buf, d.length);
+  };
+  assert.equal(open(a, seal(b, 1_000)), Open.Frame);
+  const own = seal(a, 2_000);
+  assert.equal(open(b, own), Open.Frame, "the peer accepts it");
+  assert.equal(open(a, own), Open.Reflected, "sent back to A, it is A's own");
+  // Another run of A (new prefix and random bytes) is a different sender:
+  // its datagrams are not recognised, only ordered (PROTOCOL.md §1).
+  const earlierA = new LegacySession(k, new LegacyNonce(6, new Uint8Array(12).fill(0xcc)));
+  assert.equal(open(a, seal(earlierA, 3_000)), Open.Frame);
+});

@@ -41,7 +41,8 @@ function side(net: FakeNetwork, local: Endpoint, prefix: number, peer?: Endpoint
   const events = new Recorder();
   const session = new LegacySession(
     hex(K.shared_k),
-    new LegacyNonce(prefix, new Uint8Array(12).fill(prefix)),
+    // Each side draws its own random bytes: the client's differ from the server's.
+    new LegacyNonce(prefix, new Uint8Array(12).fill(peer ? 0xc1 : 0x5e)),
   );
   const engine = new LegacyEngine({ session, peer, now: monotonicNs(), keepaliveMs });
   const stats = engine.stats;
@@ -119,16 +120,17 @@ Deno.test("tunnel: junk, replays, reflections and runts are dropped and counted;
     assert.equal(server.stats.dropBadTag, 2);
     assert.equal(server.stats.dropReplay, 1);
     assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "junk never moves the peer");
-    // Reflection: the server's own datagram sent back to it. The prefix
-    // check (client 2 > server 1) is what stops it here; the legacy format
-    // cannot stop it in general (PROTOCOL.md §1).
+    // Reflection: the server's own datagram sent back to it, from the
+    // client's address. Recognised by the server's own nonce prefix and
+    // random bytes (PROTOCOL.md §1), before the replay rule.
     server.device.inject(frame(3));
     await client.device.waitWritten(1);
     const own = net.sent.filter((d) => d.from === SERVER).at(-1)!;
     net.inject(CLIENT, SERVER, own.bytes);
     client.device.inject(frame(4));
     await server.device.waitWritten(3);
-    assert.equal(server.stats.dropReplay, 2, "the reflected datagram sorts below the client's nonces");
+    assert.equal(server.stats.dropReflected, 1, "the reflected datagram is recognised as the server's own");
+    assert.equal(server.stats.dropReplay, 1);
     assert.equal(server.device.written.length, 3);
     // A runt: authenticated, fresh, but 20 bytes and not a keepalive.
     const forger = new LegacySession(hex(K.shared_k), new LegacyNonce(3, new Uint8Array(12)));
