@@ -27,6 +27,10 @@ export function udpPayloads(pcap: Uint8Array): Uint8Array[] {
  * Starts capturing `count` packets matching `filter` on `iface` in `ns`;
  * resolves (after `trigger` ran) to their UDP payloads, or throws after
  * `seconds` without them.
+ *
+ * tcpdump sees a UDP GSO send before it is cut into datagrams: one "packet"
+ * may hold several datagrams. Pick single datagrams by their exact UDP
+ * length (`udp[4:2] = N`), not by a lower bound.
  */
 export async function capture(
   ns: string,
