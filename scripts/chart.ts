@@ -53,6 +53,7 @@ export async function chart(results: Measurement[], order: string[], title: stri
   const spec: vl.TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
+    config: { axis: { labelLimit: 240 } },
     data: { values: bars },
     facet: { field: "measure", type: "nominal", title: null, sort: MEASURES.map((m) => m[1]) },
     columns: 1,
