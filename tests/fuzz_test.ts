@@ -115,7 +115,9 @@ Deno.test("fuzz: the legacy decoder, a million datagrams: no exception, nothing 
   assert.equal(delivered, 0, "no fuzz input was delivered");
   const s = engine.stats;
   assert.equal(s.rxDatagrams, ROUNDS + valid.length);
-  assert.equal(s.dropTooShort + s.dropBadTag + s.dropReplay + s.dropRunt + s.dropTooLong, ROUNDS);
+  // Every input is dropped under some reason; bit flips can even turn a
+  // datagram's prefix into ours, which counts as reflected.
+  assert.equal(s.rxDropped, ROUNDS, "every fuzz input was counted as a drop");
   // The tunnel still works.
   b.payload.fill(9, 0, 64);
   const n = sender.seal(b, 64, 2e9);

@@ -10,7 +10,10 @@ import { PacketBuffer } from "../core/packet.ts";
 import type { Endpoint } from "../io/transport.ts";
 
 /** Receives until `want` datagrams came or 2 s passed; returns their bytes. */
-async function receiveAll(t: FfiUdpTransport, want: number): Promise<{ data: Uint8Array[]; from: Endpoint[] }> {
+async function receiveAll(
+  t: FfiUdpTransport,
+  want: number,
+): Promise<{ data: Uint8Array[]; from: Endpoint[] }> {
   const bufs = Array.from({ length: 64 }, () => new PacketBuffer(0));
   const lengths = new Int32Array(64);
   const from: Endpoint[] = new Array(64);
