@@ -239,7 +239,12 @@ export class Tunnel {
     const controlLength = new Int32Array(1);
     const poll = new PollSet([deviceFd, socket.fd]);
     let nextTick = 0;
-    let lastYield = 0;
+    // When the loop last came back from the event loop (yield or park), and
+    // when it last parked the runtime, ns; busySince: when it last woke or
+    // came back, so that only continuous work counts as load.
+    let lastVisit = 0;
+    let lastPark = 0;
+    let busySince = 0;
     while (!this.#stopping) {
       const now = clock();
       if (now >= nextTick) nextTick = now + engine.tick(now) * 1e6;
@@ -271,23 +276,41 @@ export class Tunnel {
       }
       if (received > 0) this.#deliverFrames(rx, rxFrom, received, now);
       if (read === 0 && received === 0 && !engine.hasControl) {
-        // Idle: block until either fd is readable or the next timer is due.
-        // The TAP is left out while the engine takes no frames (a server
-        // that does not know its peer yet), or poll() would not block.
+        // Idle. Everything that came has been forwarded, so this is when an
+        // event-loop visit delays no frame: one per millisecond at most,
+        // and a park (Deno reads signals then) when none came for a while.
+        const idleAt = clock();
+        if (idleAt - lastPark >= IDLE_POLL_MS * 1e6) {
+          await parkRuntime();
+          lastPark = lastVisit = clock();
+          continue; // look again: something may have come meanwhile
+        }
+        if (idleAt - lastVisit >= YIELD_NS) {
+          await yieldToEventLoop();
+          lastVisit = clock();
+          continue;
+        }
+        // Block until either fd is readable or the next timer is due. The
+        // TAP is left out while the engine takes no frames (a server that
+        // does not know its peer yet), or poll() would not block.
         poll.setFd(0, engine.acceptsFrames ? deviceFd : -1);
-        const wait = Math.ceil(Math.min(IDLE_POLL_MS, Math.max(0, (nextTick - clock()) / 1e6)));
+        const wait = Math.ceil(Math.min(IDLE_POLL_MS, Math.max(0, (nextTick - idleAt) / 1e6)));
         if (wait > 0 && poll.wait(wait) <= 0) {
           // Nothing came (a timeout, or a signal): let Deno's runtime park
           // once, which is when it reads its own I/O, signals included.
           await parkRuntime();
+          lastPark = lastVisit = clock();
         }
+        busySince = clock();
         continue; // a frame or a datagram is waiting: forward it at once
       }
-      // Under load, return to the event loop about once a millisecond: often
-      // enough for signals, rarely enough that its promise is not per frame.
-      if (now - lastYield >= YIELD_NS) {
+      // Under continuous load, return to the event loop about once a
+      // millisecond: often enough for signals and timers, rarely enough that
+      // its promise is not per frame. A frame that just woke the loop is
+      // forwarded first, and its answer too (the loop goes round again).
+      if (now - busySince >= YIELD_NS) {
         await yieldToEventLoop();
-        lastYield = clock();
+        busySince = lastVisit = clock();
       }
     }
   }
