@@ -30,7 +30,7 @@ import {
   waitForInterface,
   waitForPing,
 } from "./netns.ts";
-import { NsProcess, tappetArgv } from "./harness.ts";
+import { arg, NsProcess, tappetArgv } from "./harness.ts";
 
 /** A tunnel under test. */
 export interface Row {
@@ -467,11 +467,6 @@ export function markdown(summary: ReturnType<typeof summarize>, reference: strin
     );
   }
   return lines.join("\n");
-}
-
-function arg(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1] : fallback;
 }
 
 if (import.meta.main) {

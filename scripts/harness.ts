@@ -28,6 +28,56 @@ export function tappetArgv(args: string[], denoFlags: string[] = []): string[] {
   return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, ...denoFlags, MAIN, ...args];
 }
 
+/** The value after `--NAME` in the script's arguments, or `fallback`. */
+export function arg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1] : fallback;
+}
+
+/** How {@linkcode startTappets} runs the two ends. */
+export interface TappetPairOptions {
+  /** Wire format; legacy ends get a fresh nonce file each. */
+  protocol: "current" | "legacy";
+  /** `--transport` value. */
+  transport?: "ffi" | "deno";
+  /** Extra Deno flags for both ends (for example `--cpu-prof`); `me` is "a" or "b". */
+  denoFlags?: (me: "a" | "b") => string[];
+  /** UDP port the server (b) listens on. */
+  port?: number;
+}
+
+/**
+ * Makes keys with `tappet keygen` in `dir` (and nonce files for the legacy
+ * format), then starts b (listening on its underlay address) and, 300 ms
+ * later, a (connecting to it), each with `-v` and its stderr in
+ * `dir/{a,b}.log`. Returns [b, a]; the caller stops them.
+ */
+export async function startTappets(pair: NetnsPair, dir: string, o: TappetPairOptions): Promise<NsProcess[]> {
+  const legacy = o.protocol === "legacy";
+  for (const n of ["a", "b"]) {
+    const argv = tappetArgv(["keygen", `${dir}/${n}`]);
+    const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    if (legacy) Deno.writeFileSync(`${dir}/nonce-${n}`, new Uint8Array(4));
+  }
+  const side = (me: "a" | "b") => {
+    const s = me === "a" ? pair.a : pair.b;
+    const peer = me === "a" ? "b" : "a";
+    const args = ["run", "--tap", s.tap, "--key", `${dir}/${me}.key`, "--peer-key", `${dir}/${peer}.pub`];
+    const extra = legacy ? ["--protocol", "legacy", "--nonce-file", `${dir}/nonce-${me}`] : [];
+    const role = me === "b" ? "--listen" : "--connect";
+    const host = pair.family === 6 ? `[${pair.b.underlay}]` : pair.b.underlay;
+    const argv = tappetArgv(
+      [...args, ...extra, "--transport", o.transport ?? "ffi", role, `${host}:${o.port ?? 7011}`, "-v"],
+      o.denoFlags?.(me) ?? [],
+    );
+    return new NsProcess(s.ns, argv, `${dir}/${me}.log`);
+  };
+  const b = side("b");
+  await new Promise((r) => setTimeout(r, 300));
+  return [b, side("a")];
+}
+
 /** A process started in a namespace, with its stderr kept in a file. */
 export class NsProcess {
   readonly #child: Deno.ChildProcess;
