@@ -30,7 +30,7 @@ import {
   waitForInterface,
   waitForPing,
 } from "./netns.ts";
-import { arg, NsProcess, tappetArgv } from "./harness.ts";
+import { arg, keygen, NsProcess, tappetArgv } from "./harness.ts";
 
 /** A tunnel under test. */
 export interface Row {
@@ -83,9 +83,7 @@ async function keys(dir: string): Promise<void> {
       Deno.statSync(`${dir}/${n}.key`);
       continue;
     } catch { /* make it */ }
-    const argv = tappetArgv(["keygen", `${dir}/${n}`]);
-    const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    await keygen(dir, [n]);
   }
 }
 

@@ -7,7 +7,7 @@
  */
 
 import { createPair, type NetnsPair, sh, waitForPing } from "./netns.ts";
-import { NsProcess, tappetArgv, transfer } from "./harness.ts";
+import { keygen, NsProcess, tappetArgv, transfer } from "./harness.ts";
 
 const ID = 42;
 const BYTES = 64 * 1024 * 1024;
@@ -47,10 +47,8 @@ async function demo(): Promise<void> {
   dir = Deno.makeTempDirSync({ prefix: "tappet-demo-" });
   step("Keys: tappet keygen on each host; each copies its .pub to the other");
   for (const name of ["a", "b"]) {
-    const argv = tappetArgv(["keygen", `${dir}/${name}`]);
     show(name === "a" ? a.ns : b.ns, ["tappet", "keygen", `${dir}/${name}`]);
-    const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    await keygen(dir, [name]);
   }
   console.log(await sh(["ls", "-l", dir]));
 

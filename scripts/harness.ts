@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { NetnsPair } from "./netns.ts";
+import { createPair, type NetnsPair, type PairOptions } from "./netns.ts";
 import { Stats } from "../core/stats.ts";
 
 /** Path of tappet's entry point. */
@@ -34,6 +34,47 @@ export function arg(name: string, fallback: string): string {
   return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1] : fallback;
 }
 
+/** Runs `tappet keygen DIR/NAME` for each name; throws with its stderr if one fails. */
+export async function keygen(dir: string, names: string[] = ["a", "b"]): Promise<void> {
+  for (const name of names) {
+    const argv = tappetArgv(["keygen", `${dir}/${name}`]);
+    const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  }
+}
+
+/** A namespace pair, a scratch directory, and the processes started in them. */
+export interface Bed {
+  pair: NetnsPair;
+  dir: string;
+  /** Push every process started here: they are killed at the end. */
+  procs: NsProcess[];
+}
+
+/**
+ * Creates the pair and a temporary directory (named from `dirPrefix`) and
+ * runs `body`. If it throws, prints the end of every process's log first.
+ * Always kills the processes, deletes the namespaces and the directory.
+ */
+export async function withBed(
+  pairOptions: PairOptions,
+  dirPrefix: string,
+  body: (bed: Bed) => Promise<void>,
+): Promise<void> {
+  const pair = await createPair(pairOptions);
+  const bed: Bed = { pair, dir: Deno.makeTempDirSync({ prefix: dirPrefix }), procs: [] };
+  try {
+    await body(bed);
+  } catch (e) {
+    for (const p of bed.procs) console.error(`--- ${p.log}\n${p.text().slice(-3000)}`);
+    throw e;
+  } finally {
+    for (const p of bed.procs) await p.stop("SIGKILL", 1000);
+    await pair.destroy();
+    Deno.removeSync(bed.dir, { recursive: true });
+  }
+}
+
 /** How {@linkcode startTappets} runs the two ends. */
 export interface TappetPairOptions {
   /** Wire format; legacy ends get a fresh nonce file each. */
@@ -54,12 +95,8 @@ export interface TappetPairOptions {
  */
 export async function startTappets(pair: NetnsPair, dir: string, o: TappetPairOptions): Promise<NsProcess[]> {
   const legacy = o.protocol === "legacy";
-  for (const n of ["a", "b"]) {
-    const argv = tappetArgv(["keygen", `${dir}/${n}`]);
-    const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-    if (legacy) Deno.writeFileSync(`${dir}/nonce-${n}`, new Uint8Array(4));
-  }
+  await keygen(dir);
+  for (const n of legacy ? ["a", "b"] : []) Deno.writeFileSync(`${dir}/nonce-${n}`, new Uint8Array(4));
   const side = (me: "a" | "b") => {
     const s = me === "a" ? pair.a : pair.b;
     const peer = me === "a" ? "b" : "a";

@@ -5,8 +5,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { createPair, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
-import { counters, NsProcess, tappetArgv, transfer } from "../scripts/harness.ts";
+import { type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
+import { type Bed, counters, keygen, NsProcess, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { udpPayloads } from "./_capture.ts";
 
@@ -16,39 +16,28 @@ const PORT = "1011";
 const FAST_REKEY = { TAPPET_TEST_TIMERS: JSON.stringify({ rekeyAfterMs: 40 }) };
 const TEST_ENV_FLAG = "--allow-env=TAPPET_LIBSODIUM,TAPPET_TEST_TIMERS";
 
-interface Bed {
-  pair: NetnsPair;
-  dir: string;
-  procs: NsProcess[];
+interface CurrentBed extends Bed {
   transport: string;
 }
 
 /** Every test runs over both UDP transports. */
 const TRANSPORTS = ["ffi", "deno"] as const;
 
-async function withBed(id: number, family: 4 | 6, transport: string, body: (bed: Bed) => Promise<void>) {
-  const pair = await createPair({ id, family, mtu: family === 6 ? 1414 : 1434 });
-  const dir = Deno.makeTempDirSync({ prefix: "tappet-cur-" });
-  const bed: Bed = { pair, dir, procs: [], transport };
-  try {
-    for (const name of ["a", "b", "c"]) {
-      const argv = tappetArgv(["keygen", `${dir}/${name}`]);
-      const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
-      assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    }
-    await body(bed);
-  } catch (e) {
-    for (const p of bed.procs) console.error(`--- ${p.log}\n${p.text()}`);
-    throw e;
-  } finally {
-    for (const p of bed.procs) await p.stop("SIGKILL", 1000);
-    await pair.destroy();
-    Deno.removeSync(dir, { recursive: true });
-  }
+/** A bed with key pairs a, b and c (c: a stranger), for one transport. */
+function withCurrentBed(
+  id: number,
+  family: 4 | 6,
+  transport: string,
+  body: (bed: CurrentBed) => Promise<void>,
+) {
+  return withBed({ id, family, mtu: family === 6 ? 1414 : 1434 }, "tappet-cur-", async (bed) => {
+    await keygen(bed.dir, ["a", "b", "c"]);
+    await body({ ...bed, transport });
+  });
 }
 
 /** `tappet run` for side `me` of the bed, listening (b) or connecting (a). */
-function runArgs(bed: Bed, me: "a" | "b", peer: string, extra: string[] = []): string[] {
+function runArgs(bed: CurrentBed, me: "a" | "b", peer: string, extra: string[] = []): string[] {
   const { b } = bed.pair;
   const server = bed.pair.family === 6 ? `[${b.underlay}]:${PORT}` : `${b.underlay}:${PORT}`;
   return [
@@ -69,7 +58,7 @@ function runArgs(bed: Bed, me: "a" | "b", peer: string, extra: string[] = []): s
 }
 
 function start(
-  bed: Bed,
+  bed: CurrentBed,
   me: "a" | "b",
   extra: string[] = [],
   env?: Record<string, string>,
@@ -105,7 +94,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
       `current integration (${transport} socket): 12 MB TCP across forced rekeys, ping both ways at full MTU`,
     ignore: !canRun,
     fn: () =>
-      withBed(110 + 20 * k, 4, transport, async (bed) => {
+      withCurrentBed(110 + 20 * k, 4, transport, async (bed) => {
         const { a, b } = bed.pair;
         const server = start(bed, "b", [], FAST_REKEY);
         const client = start(bed, "a", [], FAST_REKEY);
@@ -152,7 +141,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
     name: `current integration (${transport} socket): IPv6 underlay with a pre-shared key from tappet genpsk`,
     ignore: !canRun,
     fn: () =>
-      withBed(111 + 20 * k, 6, transport, async (bed) => {
+      withCurrentBed(111 + 20 * k, 6, transport, async (bed) => {
         const argv = tappetArgv(["genpsk", `${bed.dir}/shared.psk`]);
         const out = await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
         assert.ok(out.success);
@@ -170,7 +159,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
       `current integration (${transport} socket): after either end restarts, traffic flows again within 5 s`,
     ignore: !canRun,
     fn: () =>
-      withBed(112 + 20 * k, 4, transport, async (bed) => {
+      withCurrentBed(112 + 20 * k, 4, transport, async (bed) => {
         const { a, b } = bed.pair;
         let server = start(bed, "b");
         let client = start(bed, "a");
@@ -197,7 +186,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
       `current integration (${transport} socket): a captured datagram replayed afterwards never reaches the TAP`,
     ignore: !canRun,
     fn: () =>
-      withBed(113 + 20 * k, 4, transport, async (bed) => {
+      withCurrentBed(113 + 20 * k, 4, transport, async (bed) => {
         const { a, b } = bed.pair;
         const server = start(bed, "b");
         start(bed, "a");
@@ -277,7 +266,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
       `current integration (${transport} socket): a peer with the wrong key never completes a handshake and never gets an answer`,
     ignore: !canRun,
     fn: () =>
-      withBed(114 + 20 * k, 4, transport, async (bed) => {
+      withCurrentBed(114 + 20 * k, 4, transport, async (bed) => {
         const { a, b } = bed.pair;
         const server = start(bed, "b");
         await server.waitFor(/listening on/); // else the first initiation may find no socket

@@ -7,8 +7,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { createPair, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
-import { counters, NsProcess, tappetArgv, transfer } from "../scripts/harness.ts";
+import { ping, sh, waitForPing } from "../scripts/netns.ts";
+import { type Bed, counters, keygen, NsProcess, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { capture, sendDatagrams } from "./_capture.ts";
 import { HEADROOM, LegacySession } from "../core/legacy.ts";
@@ -20,58 +20,41 @@ const PORT = 1011;
 const FORMATS = ["legacy", "current"] as const;
 type Format = typeof FORMATS[number];
 
-interface Bed {
-  pair: NetnsPair;
-  dir: string;
+interface FaultBed extends Bed {
   format: Format;
-  procs: NsProcess[];
   /** Starts side a (client) or b (server) with -v; the log is `${dir}/${name}.log`. */
   start(me: "a" | "b", name?: string): NsProcess;
   /** The veth of side a, b. */
   veth: { a: string; b: string };
 }
 
-async function withBed(id: number, format: Format, body: (bed: Bed) => Promise<void>) {
+/** A bed for one format: keys, nonce files, and start() for either end. */
+function withFaultBed(id: number, format: Format, body: (bed: FaultBed) => Promise<void>) {
   const legacy = format === "legacy";
-  const pair = await createPair({ id, mtu: legacy ? 1402 : 1434 });
-  const dir = Deno.makeTempDirSync({ prefix: "tappet-fault-" });
-  const procs: NsProcess[] = [];
-  const bed: Bed = {
-    pair,
-    dir,
-    format,
-    procs,
-    veth: { a: `tv${Deno.pid % 100000}a${id}`, b: `tv${Deno.pid % 100000}b${id}` },
-    start(me, name = me) {
-      const s = me === "a" ? pair.a : pair.b;
-      const peer = me === "a" ? "b" : "a";
-      const args = ["run", "--tap", s.tap, "--key", `${dir}/${me}.key`, "--peer-key", `${dir}/${peer}.pub`];
-      const extra = legacy ? ["--protocol", "legacy", "--nonce-file", `${dir}/nonce-${me}`] : [];
-      const role = me === "b" ? "--listen" : "--connect";
-      const p = new NsProcess(
-        s.ns,
-        tappetArgv([...args, ...extra, role, `${pair.b.underlay}:${PORT}`, "-v"]),
-        `${dir}/${name}.log`,
-      );
-      procs.push(p);
-      return p;
-    },
-  };
-  try {
-    for (const n of ["a", "b"]) {
-      const argv = tappetArgv(["keygen", `${dir}/${n}`]);
-      await new Deno.Command(argv[0], { args: argv.slice(1) }).output();
-      Deno.writeFileSync(`${dir}/nonce-${n}`, new Uint8Array(4));
-    }
-    await body(bed);
-  } catch (e) {
-    for (const p of procs) console.error(`--- ${p.log}\n${p.text().slice(-3000)}`);
-    throw e;
-  } finally {
-    for (const p of procs) await p.stop("SIGKILL", 1000);
-    await pair.destroy();
-    Deno.removeSync(dir, { recursive: true });
-  }
+  return withBed({ id, mtu: legacy ? 1402 : 1434 }, "tappet-fault-", async (base) => {
+    const { pair, dir, procs } = base;
+    await keygen(dir);
+    for (const n of ["a", "b"]) Deno.writeFileSync(`${dir}/nonce-${n}`, new Uint8Array(4));
+    await body({
+      ...base,
+      format,
+      veth: { a: `tv${Deno.pid % 100000}a${id}`, b: `tv${Deno.pid % 100000}b${id}` },
+      start(me, name = me) {
+        const s = me === "a" ? pair.a : pair.b;
+        const peer = me === "a" ? "b" : "a";
+        const args = ["run", "--tap", s.tap, "--key", `${dir}/${me}.key`, "--peer-key", `${dir}/${peer}.pub`];
+        const extra = legacy ? ["--protocol", "legacy", "--nonce-file", `${dir}/nonce-${me}`] : [];
+        const role = me === "b" ? "--listen" : "--connect";
+        const p = new NsProcess(
+          s.ns,
+          tappetArgv([...args, ...extra, role, `${pair.b.underlay}:${PORT}`, "-v"]),
+          `${dir}/${name}.log`,
+        );
+        procs.push(p);
+        return p;
+      },
+    });
+  });
 }
 
 /** Seconds until a ping from `ns` to `to` is answered. */
@@ -98,7 +81,7 @@ for (const [k, format] of FORMATS.entries()) {
     name: `faults (${format}): either end restarts; traffic flows again without touching the other end`,
     ignore: !isRoot(),
     fn: () =>
-      withBed(id(0), format, async (bed) => {
+      withFaultBed(id(0), format, async (bed) => {
         const { a, b } = bed.pair;
         let server = bed.start("b");
         const client = bed.start("a");
@@ -123,7 +106,7 @@ for (const [k, format] of FORMATS.entries()) {
     name: `faults (${format}): the client changes address; the server follows, traffic resumes`,
     ignore: !isRoot(),
     fn: () =>
-      withBed(id(1), format, async (bed) => {
+      withFaultBed(id(1), format, async (bed) => {
         const { a, b } = bed.pair;
         const server = bed.start("b");
         bed.start("a");
@@ -159,7 +142,7 @@ for (const [k, format] of FORMATS.entries()) {
     name: `faults (${format}): the underlay goes away (link down, route gone) and comes back`,
     ignore: !isRoot(),
     fn: () =>
-      withBed(id(2), format, async (bed) => {
+      withFaultBed(id(2), format, async (bed) => {
         const { a, b } = bed.pair;
         const server = bed.start("b");
         const client = bed.start("a");
@@ -192,7 +175,7 @@ for (const [k, format] of FORMATS.entries()) {
     name: `faults (${format}): the TAP is deleted while tappet runs: one line naming it, no stack trace`,
     ignore: !isRoot(),
     fn: () =>
-      withBed(id(3), format, async (bed) => {
+      withFaultBed(id(3), format, async (bed) => {
         const { a, b } = bed.pair;
         bed.start("b");
         const client = bed.start("a");
@@ -217,7 +200,7 @@ for (const [k, format] of FORMATS.entries()) {
     name: `faults (${format}): SIGINT and SIGTERM stop both ends cleanly, nothing left behind`,
     ignore: !isRoot(),
     fn: () =>
-      withBed(id(4), format, async (bed) => {
+      withFaultBed(id(4), format, async (bed) => {
         const { a, b } = bed.pair;
         const server = bed.start("b");
         const client = bed.start("a");
@@ -234,7 +217,7 @@ for (const [k, format] of FORMATS.entries()) {
     name: `faults (${format}): forged, broken, replayed and reflected datagrams are dropped and counted`,
     ignore: !isRoot(),
     fn: () =>
-      withBed(id(5), format, async (bed) => {
+      withFaultBed(id(5), format, async (bed) => {
         const { a, b } = bed.pair;
         const server = bed.start("b");
         bed.start("a");
@@ -310,7 +293,7 @@ for (const [k, format] of FORMATS.entries()) {
       `faults (${format}): a flood of junk for 30 s during a TCP transfer: the transfer completes, memory stays flat`,
     ignore: !isRoot(),
     fn: () =>
-      withBed(id(6), format, async (bed) => {
+      withFaultBed(id(6), format, async (bed) => {
         const { a, b } = bed.pair;
         const server = bed.start("b");
         const client = bed.start("a");

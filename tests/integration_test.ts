@@ -15,8 +15,8 @@
  */
 
 import { strict as assert } from "node:assert";
-import { createPair, macOf, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
-import { NsProcess, tappetArgv, transfer } from "../scripts/harness.ts";
+import { macOf, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
+import { keygen, NsProcess, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 
 const canRun = isRoot() && (() => {
@@ -32,37 +32,10 @@ const C_BIN = Deno.env.get("TAPPET_C_BIN");
 const C_USER = Deno.env.get("TAPPET_C_USER") ?? "tappetc";
 const TRANSFER_BYTES = 12 * 1024 * 1024;
 
-interface Bed {
-  pair: NetnsPair;
-  dir: string;
-  procs: NsProcess[];
-}
-
-async function withBed(id: number, family: 4 | 6, body: (bed: Bed) => Promise<void>, tapUser?: string) {
-  const pair = await createPair({ id, family, tapUser });
-  const dir = Deno.makeTempDirSync({ prefix: "tappet-it-" });
-  const bed: Bed = { pair, dir, procs: [] };
-  try {
-    await body(bed);
-  } catch (e) {
-    for (const p of bed.procs) console.error(`--- ${p.log}\n${p.text()}`);
-    throw e;
-  } finally {
-    for (const p of bed.procs) await p.stop("SIGKILL", 1000);
-    await pair.destroy();
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
 /** Makes key pairs a and b with `tappet keygen`, and zeroed nonce files. */
 async function keysAndNonces(dir: string): Promise<void> {
-  for (const name of ["a", "b"]) {
-    const out = await new Deno.Command(tappetArgv(["keygen", `${dir}/${name}`])[0], {
-      args: tappetArgv(["keygen", `${dir}/${name}`]).slice(1),
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    Deno.writeFileSync(`${dir}/nonce-${name}`, new Uint8Array(4));
-  }
+  await keygen(dir);
+  for (const name of ["a", "b"]) Deno.writeFileSync(`${dir}/nonce-${name}`, new Uint8Array(4));
 }
 
 /** The checks every working tunnel must pass. */
@@ -110,7 +83,7 @@ Deno.test({
   name: "integration: legacy tunnel over IPv4, 2014 command line, keys from tappet keygen",
   ignore: !canRun,
   fn: () =>
-    withBed(101, 4, async ({ pair, dir, procs }) => {
+    withBed({ id: 101, family: 4 }, "tappet-it-", async ({ pair, dir, procs }) => {
       await keysAndNonces(dir);
       const port = "1011";
       const { a, b } = pair;
@@ -138,34 +111,38 @@ for (const transport of ["ffi", "deno"]) {
     name: `integration: legacy tunnel over IPv6, named options (tappet run, ${transport} socket)`,
     ignore: !canRun,
     fn: () =>
-      withBed(transport === "ffi" ? 102 : 122, 6, async ({ pair, dir, procs }) => {
-        await keysAndNonces(dir);
-        const { a, b } = pair;
-        const server = `[${b.underlay}]:1011`;
-        const common = (me: string, peer: string) => [
-          "run",
-          "--tap",
-          "tp0",
-          "--key",
-          `${dir}/${me}.key`,
-          "--peer-key",
-          `${dir}/${peer}.pub`,
-          "--protocol",
-          "legacy",
-          "--transport",
-          transport,
-          "--nonce-file",
-          `${dir}/nonce-${me}`,
-        ];
-        procs.push(
-          new NsProcess(b.ns, tappetArgv([...common("b", "a"), "--listen", server]), `${dir}/b.log`),
-        );
-        procs.push(
-          new NsProcess(a.ns, tappetArgv([...common("a", "b"), "--connect", server]), `${dir}/a.log`),
-        );
-        await exercise(pair, dir);
-        await stopCleanly(procs);
-      }),
+      withBed(
+        { id: transport === "ffi" ? 102 : 122, family: 6 },
+        "tappet-it-",
+        async ({ pair, dir, procs }) => {
+          await keysAndNonces(dir);
+          const { a, b } = pair;
+          const server = `[${b.underlay}]:1011`;
+          const common = (me: string, peer: string) => [
+            "run",
+            "--tap",
+            "tp0",
+            "--key",
+            `${dir}/${me}.key`,
+            "--peer-key",
+            `${dir}/${peer}.pub`,
+            "--protocol",
+            "legacy",
+            "--transport",
+            transport,
+            "--nonce-file",
+            `${dir}/nonce-${me}`,
+          ];
+          procs.push(
+            new NsProcess(b.ns, tappetArgv([...common("b", "a"), "--listen", server]), `${dir}/b.log`),
+          );
+          procs.push(
+            new NsProcess(a.ns, tappetArgv([...common("a", "b"), "--connect", server]), `${dir}/a.log`),
+          );
+          await exercise(pair, dir);
+          await stopCleanly(procs);
+        },
+      ),
   });
 }
 
@@ -173,7 +150,7 @@ Deno.test({
   name: "integration: a restarted client is accepted again (its nonce prefix is larger)",
   ignore: !canRun,
   fn: () =>
-    withBed(103, 4, async ({ pair, dir, procs }) => {
+    withBed({ id: 103, family: 4 }, "tappet-it-", async ({ pair, dir, procs }) => {
       await keysAndNonces(dir);
       const { a, b } = pair;
       const server = new NsProcess(
@@ -207,53 +184,57 @@ for (const [name, cServer] of [["C server, Deno client", true], ["Deno server, C
     name: `interop with the 2014 C tappet: ${name} (needs TAPPET_C_BIN)`,
     ignore: !canRun || C_BIN === undefined,
     fn: () =>
-      withBed(cServer ? 104 : 105, 4, async ({ pair, dir, procs }) => {
-        await keysAndNonces(dir);
-        await sh(["chown", "-R", C_USER, dir]);
-        const { a, b } = pair;
-        const port = "41011";
-        const cSide = cServer ? b : a;
-        const denoSide = cServer ? a : b;
-        const cMe = cServer ? "b" : "a";
-        const dMe = cServer ? "a" : "b";
-        const cPeer = cServer ? "a" : "b";
-        const dPeer = cServer ? "b" : "a";
-        const listenC = cServer ? ["-l"] : [];
-        const listenD = cServer ? [] : ["-l"];
-        const cProc = () =>
-          new NsProcess(
-            cSide.ns,
-            [
-              C_BIN!,
-              cSide.tap,
-              `${dir}/nonce-${cMe}`,
-              `${dir}/${cMe}.key`,
-              `${dir}/${cPeer}.pub`,
-              b.underlay,
-              port,
-              ...listenC,
-            ],
-            `${dir}/c.log`,
-            { user: C_USER },
-          );
-        const denoProc = () =>
-          new NsProcess(
-            denoSide.ns,
-            tappetArgv([
-              denoSide.tap,
-              `${dir}/nonce-${dMe}`,
-              `${dir}/${dMe}.key`,
-              `${dir}/${dPeer}.pub`,
-              b.underlay,
-              port,
-              ...listenD,
-            ]),
-            `${dir}/deno.log`,
-          );
-        // The server first, then the client.
-        if (cServer) procs.push(cProc(), denoProc());
-        else procs.push(denoProc(), cProc());
-        await exercise(pair, dir);
-      }, C_USER),
+      withBed(
+        { id: cServer ? 104 : 105, family: 4, tapUser: C_USER },
+        "tappet-it-",
+        async ({ pair, dir, procs }) => {
+          await keysAndNonces(dir);
+          await sh(["chown", "-R", C_USER, dir]);
+          const { a, b } = pair;
+          const port = "41011";
+          const cSide = cServer ? b : a;
+          const denoSide = cServer ? a : b;
+          const cMe = cServer ? "b" : "a";
+          const dMe = cServer ? "a" : "b";
+          const cPeer = cServer ? "a" : "b";
+          const dPeer = cServer ? "b" : "a";
+          const listenC = cServer ? ["-l"] : [];
+          const listenD = cServer ? [] : ["-l"];
+          const cProc = () =>
+            new NsProcess(
+              cSide.ns,
+              [
+                C_BIN!,
+                cSide.tap,
+                `${dir}/nonce-${cMe}`,
+                `${dir}/${cMe}.key`,
+                `${dir}/${cPeer}.pub`,
+                b.underlay,
+                port,
+                ...listenC,
+              ],
+              `${dir}/c.log`,
+              { user: C_USER },
+            );
+          const denoProc = () =>
+            new NsProcess(
+              denoSide.ns,
+              tappetArgv([
+                denoSide.tap,
+                `${dir}/nonce-${dMe}`,
+                `${dir}/${dMe}.key`,
+                `${dir}/${dPeer}.pub`,
+                b.underlay,
+                port,
+                ...listenD,
+              ]),
+              `${dir}/deno.log`,
+            );
+          // The server first, then the client.
+          if (cServer) procs.push(cProc(), denoProc());
+          else procs.push(denoProc(), cProc());
+          await exercise(pair, dir);
+        },
+      ),
   });
 }
