@@ -114,4 +114,20 @@ export class PollSet {
     const r = libc().poll_now(this.#bytes, this.#count, timeoutMs);
     return r < 0 ? -1 : r;
   }
+
+  /**
+   * Waits like {@linkcode wait}, but on another thread (a `nonblocking` FFI
+   * call, 15 µs or more of overhead): meanwhile the main thread's event loop
+   * has nothing to do, so Deno's runtime parks, and that is when it reads
+   * its own I/O, signals included. A call that returns at once (a timeout of
+   * 0) does not reliably make it park: a SIGTERM then waited up to 400 ms.
+   * Resolves early when an fd is readable; the set must not be used until it
+   * has resolved.
+   */
+  async park(timeoutMs: number): Promise<number> {
+    const w = this.#words;
+    for (let i = 1; i < w.length; i += 2) w[i] = C.POLLIN;
+    const r = await libc().poll(this.#bytes, this.#count, timeoutMs);
+    return r < 0 ? -1 : r;
+  }
 }

@@ -45,7 +45,6 @@ import { PacketBuffer } from "../core/packet.ts";
 import type { FrameDevice } from "../io/tap.ts";
 import type { Endpoint, SendFailure, SyncTransport, Transport } from "../io/transport.ts";
 import { PollSet } from "../io/wait.ts";
-import { libc } from "../ffi/libc.ts";
 
 /** Frames read from the TAP device per batch. */
 export const DEFAULT_BATCH = 32;
@@ -95,9 +94,9 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * load, ns. */
 const YIELD_NS = 1e6;
 
-/** Awaits a nonblocking FFI call that returns at once (poll(NULL, 0, 0)),
- * so that Deno's runtime parks and polls its I/O driver. */
-const parkRuntime = () => libc().poll(null, 0n, 0);
+/** How long the loop lets Deno's runtime park (see PollSet.park), ms; it
+ * ends early when a frame or a datagram arrives. */
+const PARK_MS = 1;
 
 /** Returns to the event loop (timers, signals, I/O) and back: ~4 µs.
  * `setTimeout(0)` would cost milliseconds once timers nest. */
@@ -280,25 +279,25 @@ export class Tunnel {
         // event-loop visit delays no frame: one per millisecond at most,
         // and a park (Deno reads signals then) when none came for a while.
         const idleAt = clock();
+        // The TAP is left out while the engine takes no frames (a server
+        // that does not know its peer yet), or poll() would not block.
+        poll.setFd(0, engine.acceptsFrames ? deviceFd : -1);
         if (idleAt - lastPark >= IDLE_POLL_MS * 1e6) {
-          await parkRuntime();
-          lastPark = lastVisit = clock();
-          continue; // look again: something may have come meanwhile
+          await poll.park(PARK_MS);
+          lastPark = lastVisit = busySince = clock();
+          continue; // something may have come meanwhile
         }
         if (idleAt - lastVisit >= YIELD_NS) {
           await yieldToEventLoop();
           lastVisit = clock();
           continue;
         }
-        // Block until either fd is readable or the next timer is due. The
-        // TAP is left out while the engine takes no frames (a server that
-        // does not know its peer yet), or poll() would not block.
-        poll.setFd(0, engine.acceptsFrames ? deviceFd : -1);
+        // Block until either fd is readable or the next timer is due.
         const wait = Math.ceil(Math.min(IDLE_POLL_MS, Math.max(0, (nextTick - idleAt) / 1e6)));
         if (wait > 0 && poll.wait(wait) <= 0) {
           // Nothing came (a timeout, or a signal): let Deno's runtime park
           // once, which is when it reads its own I/O, signals included.
-          await parkRuntime();
+          await poll.park(PARK_MS);
           lastPark = lastVisit = clock();
         }
         busySince = clock();
