@@ -124,6 +124,10 @@ export class Tunnel {
   readonly #o: Required<TunnelOptions>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
+  /** True while the synchronous loop runs: it may have a poll() on the
+   * socket pending on another thread (PollSet.park), so stop() leaves the
+   * socket open and run() closes it once the loop has ended. */
+  #syncLoopRuns = false;
   #error: unknown;
   #peer: Endpoint | undefined;
   #acceptedFrames: boolean;
@@ -162,6 +166,7 @@ export class Tunnel {
     const fd = this.#o.device.fd;
     try {
       if (sync !== undefined && fd !== undefined) {
+        this.#syncLoopRuns = true;
         await guard(this.#syncLoop(sync, fd));
       } else {
         this.#onTimer();
@@ -169,6 +174,7 @@ export class Tunnel {
       }
     } finally {
       this.stop();
+      this.#o.transport.close();
       this.#o.device.close();
       this.#o.engine.close();
     }
@@ -180,7 +186,8 @@ export class Tunnel {
     if (this.#stopping) return;
     this.#stopping = true;
     clearTimeout(this.#timer);
-    this.#o.transport.close();
+    // The async loops need the socket closed to end a pending receive.
+    if (!this.#syncLoopRuns) this.#o.transport.close();
     this.#kick();
   }
 
