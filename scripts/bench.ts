@@ -30,7 +30,7 @@ import {
   waitForInterface,
   waitForPing,
 } from "./netns.ts";
-import { arg, keygen, NsProcess, tappetArgv } from "./harness.ts";
+import { arg, keygen, NsProcess, startTappets, type TappetPairOptions } from "./harness.ts";
 
 /** A tunnel under test. */
 export interface Row {
@@ -77,46 +77,20 @@ const PORT = 7011;
 const CHART = new URL("./chart.ts", import.meta.url).pathname;
 const CHART_LOCK = new URL("./chart.lock", import.meta.url).pathname;
 
-async function keys(dir: string): Promise<void> {
-  for (const n of ["a", "b"]) {
-    try {
-      Deno.statSync(`${dir}/${n}.key`);
-      continue;
-    } catch { /* make it */ }
-    await keygen(dir, [n]);
-  }
-}
-
 function fresh(path: string): string {
   Deno.writeFileSync(path, new Uint8Array(4));
   return path;
 }
 
-/** A row running tappet from this checkout with extra `run` options. */
-export function tappetRow(name: string, about: string, mtu: number, extra: string[]): Row {
+/** A row running tappet from this checkout (both ends started by
+ * {@linkcode startTappets}); the TAP MTU follows the format. */
+export function tappetRow(name: string, about: string, options: TappetPairOptions): Row {
   return {
     name,
     about,
-    mtu,
+    mtu: options.protocol === "legacy" ? 1402 : 1434,
     unavailable: () => Promise.resolve(undefined),
-    async start(pair, dir) {
-      await keys(dir);
-      const side = (me: "a" | "b") => {
-        const peer = me === "a" ? "b" : "a";
-        const s = me === "a" ? pair.a : pair.b;
-        const legacy = extra.includes("legacy") ? ["--nonce-file", fresh(`${dir}/nonce-${me}`)] : [];
-        const role = me === "b" ? "--listen" : "--connect";
-        const args = ["run", "--tap", s.tap, "--key", `${dir}/${me}.key`, "--peer-key", `${dir}/${peer}.pub`];
-        return new NsProcess(
-          s.ns,
-          tappetArgv([...args, ...legacy, ...extra, role, `${pair.b.underlay}:${PORT}`, "-v"]),
-          `${dir}/${name}-${me}.log`,
-        );
-      };
-      const b = side("b");
-      await new Promise((r) => setTimeout(r, 300));
-      return [b, side("a")];
-    },
+    start: (pair, dir) => startTappets(pair, dir, { port: PORT, ...options }),
   };
 }
 
@@ -140,7 +114,7 @@ function cTappetRow(): Row {
       return id.trim() === "" ? `user ${user} (TAPPET_C_USER) does not exist` : undefined;
     },
     async start(pair, dir) {
-      await keys(dir);
+      await keygen(dir);
       for (const n of ["a", "b"]) fresh(`${dir}/nonce-${n}`);
       await sh(["chown", "-R", user, dir]);
       const run = (me: "a" | "b", listen: string[]) => {
@@ -265,31 +239,26 @@ const vethRow: Row = {
 export const ROWS: Record<string, Row> = {
   "veth": vethRow,
   "c-tappet": cTappetRow(),
-  "tappet-legacy": tappetRow("tappet-legacy", "this tappet, legacy format, FFI socket", 1402, [
-    "--protocol",
-    "legacy",
-    "--transport",
-    "ffi",
-  ]),
-  "tappet-current": tappetRow("tappet-current", "this tappet, current format, FFI socket", 1434, [
-    "--transport",
-    "ffi",
-  ]),
-  "tappet-legacy-deno": tappetRow("tappet-legacy-deno", "this tappet, legacy format, Deno socket", 1402, [
-    "--protocol",
-    "legacy",
-    "--transport",
-    "deno",
-  ]),
-  "tappet-current-deno": tappetRow("tappet-current-deno", "this tappet, current format, Deno socket", 1434, [
-    "--transport",
-    "deno",
-  ]),
+  "tappet-legacy": tappetRow("tappet-legacy", "this tappet, legacy format, FFI socket", {
+    protocol: "legacy",
+    transport: "ffi",
+  }),
+  "tappet-current": tappetRow("tappet-current", "this tappet, current format, FFI socket", {
+    protocol: "current",
+    transport: "ffi",
+  }),
+  "tappet-legacy-deno": tappetRow("tappet-legacy-deno", "this tappet, legacy format, Deno socket", {
+    protocol: "legacy",
+    transport: "deno",
+  }),
+  "tappet-current-deno": tappetRow("tappet-current-deno", "this tappet, current format, Deno socket", {
+    protocol: "current",
+    transport: "deno",
+  }),
   "tappet-current-no-offload": tappetRow(
     "tappet-current-no-offload",
     "this tappet, current format, FFI socket, TAP offloads off",
-    1434,
-    ["--transport", "ffi", "--offload", "off"],
+    { protocol: "current", transport: "ffi", extra: ["--offload", "off"] },
   ),
   "fastd": fastdRow(),
   "openvpn": openvpnRow(),

@@ -85,6 +85,8 @@ export interface TappetPairOptions {
   denoFlags?: (me: "a" | "b") => string[];
   /** UDP port the server (b) listens on. */
   port?: number;
+  /** More `tappet run` options for both ends (for example `--offload off`). */
+  extra?: string[];
 }
 
 /**
@@ -105,7 +107,16 @@ export async function startTappets(pair: NetnsPair, dir: string, o: TappetPairOp
     const role = me === "b" ? "--listen" : "--connect";
     const host = pair.family === 6 ? `[${pair.b.underlay}]` : pair.b.underlay;
     const argv = tappetArgv(
-      [...args, ...extra, "--transport", o.transport ?? "ffi", role, `${host}:${o.port ?? 7011}`, "-v"],
+      [
+        ...args,
+        ...extra,
+        ...o.extra ?? [],
+        "--transport",
+        o.transport ?? "ffi",
+        role,
+        `${host}:${o.port ?? 7011}`,
+        "-v",
+      ],
       o.denoFlags?.(me) ?? [],
     );
     return new NsProcess(s.ns, argv, `${dir}/${me}.log`);
