@@ -137,7 +137,7 @@ export class NsProcess {
     ns: string,
     argv: string[],
     log: string,
-    options: { user?: string; env?: Record<string, string> } = {},
+    options: { user?: string; env?: Record<string, string>; cwd?: string } = {},
   ) {
     const drop = options.user
       ? ["setpriv", `--reuid=${options.user}`, `--regid=${options.user}`, "--clear-groups"]
@@ -150,6 +150,7 @@ export class NsProcess {
       stdout: "piped",
       stderr: "piped",
       env: options.env,
+      cwd: options.cwd,
     }).spawn();
     // Copy both streams to the log as they come, so a hung process still
     // leaves its messages behind. (Synchronous writes: a file's writable

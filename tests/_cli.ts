@@ -20,15 +20,26 @@ export interface Outcome {
 /** The unprivileged user the tests run tappet as. */
 export const TEST_USER = "tappet-test";
 
-let userDenoDir: string | undefined;
+/** Where the test user's runs find Deno's cache and tappet's source. */
+interface UserSetup {
+  denoDir: string;
+  /** A copy of this checkout that the user can read (the checkout itself
+   * may lie in a directory only root can enter, as a `mktemp -d` does). */
+  root: string;
+}
+
+let userSetup: UserSetup | undefined;
+
+/** What the copy for the test user leaves out: not needed to run tappet. */
+const NOT_COPIED = new Set([".git", ".ci", "bench-results", "dist", "docs", "node_modules"]);
 
 /**
  * Makes sure {@linkcode TEST_USER} exists and has a Deno cache of its own
- * holding tappet's npm packages (copied from ours: no network), and returns
- * that cache's path.
+ * holding tappet's npm packages (copied from ours: no network) and a copy of
+ * tappet's source it can read; returns where both are. Removed at exit.
  */
-export async function unprivileged(): Promise<string> {
-  if (userDenoDir !== undefined) return userDenoDir;
+export async function unprivileged(): Promise<UserSetup> {
+  if (userSetup !== undefined) return userSetup;
   if ((await sh(["id", "-u", TEST_USER], { allowFail: true })).trim() === "") {
     await sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
   }
@@ -39,11 +50,40 @@ export async function unprivileged(): Promise<string> {
     Deno.mkdirSync(`${dir}/npm/registry.npmjs.org`, { recursive: true });
     await sh(["cp", "-r", `${npm}/${pkg}`, `${dir}/npm/registry.npmjs.org/`]);
   }
+  const checkout = new URL("..", import.meta.url).pathname;
+  const root = `${dir}/tappet`;
+  Deno.mkdirSync(root);
+  for (const entry of Deno.readDirSync(checkout)) {
+    if (!NOT_COPIED.has(entry.name)) await sh(["cp", "-r", `${checkout}${entry.name}`, `${root}/`]);
+  }
   await sh(["chown", "-R", TEST_USER, dir]);
   await sh(["chmod", "755", dir]);
-  userDenoDir = dir;
+  userSetup = { denoDir: dir, root };
   globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-  return dir;
+  return userSetup;
+}
+
+/** How to run tappet as {@linkcode TEST_USER}: `deno run` of its copy of the
+ * source, from that copy (where Deno finds deno.json), with its own cache. */
+export async function asTestUser(
+  args: string[],
+  denoFlags: string[] = [],
+): Promise<{ argv: string[]; env: Record<string, string>; cwd: string }> {
+  const { denoDir, root } = await unprivileged();
+  return {
+    argv: [
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...RUN_FLAGS,
+      ...denoFlags,
+      "--cached-only",
+      `${root}/main.ts`,
+      ...args,
+    ],
+    env: { DENO_DIR: denoDir },
+    cwd: root,
+  };
 }
 
 /** Options of {@linkcode tappet}. */
@@ -62,15 +102,15 @@ export interface RunOptions {
 
 /** Runs tappet with `args` to completion; returns its stderr lines and status. */
 export async function tappet(args: string[], options: RunOptions = {}): Promise<Outcome> {
-  const env: Record<string, string> = { ...options.env };
-  const flags = [...RUN_FLAGS, ...(options.denoFlags ?? [])];
+  const denoFlags = options.denoFlags ?? [];
+  let argv = [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, ...denoFlags, MAIN, ...args];
+  let env: Record<string, string> = { ...options.env };
+  let cwd: string | undefined;
   if (options.user) {
-    env.DENO_DIR = await unprivileged();
-    flags.push("--cached-only");
-  }
-  let argv = [Deno.execPath(), "run", "--quiet", ...flags, MAIN, ...args];
-  if (options.user) {
-    argv = ["setpriv", `--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, "--clear-groups", ...argv];
+    const user = await asTestUser(args, denoFlags);
+    argv = ["setpriv", `--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, "--clear-groups", ...user.argv];
+    env = { ...env, ...user.env };
+    cwd = user.cwd;
   }
   if (options.mountSetup) {
     const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
@@ -85,7 +125,7 @@ export async function tappet(args: string[], options: RunOptions = {}): Promise<
     ];
   }
   if (options.ns) argv = ["ip", "netns", "exec", options.ns, ...argv];
-  const child = new Deno.Command(argv[0], { args: argv.slice(1), env, stdout: "piped", stderr: "piped" })
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), env, cwd, stdout: "piped", stderr: "piped" })
     .spawn();
   // A run that should have failed but started a tunnel must not hang the tests.
   const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);

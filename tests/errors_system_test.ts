@@ -10,7 +10,7 @@ import { strict as assert } from "node:assert";
 import { sh } from "../scripts/netns.ts";
 import { NsProcess, tappetArgv } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
-import { namespace, oneLine, tappet, TEST_USER, unprivileged } from "./_cli.ts";
+import { asTestUser, namespace, oneLine, tappet, TEST_USER, unprivileged } from "./_cli.ts";
 
 const KEY = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
 const PUB = "7d9c24316539825c1896e57f28197746793ce60cbee3ad47da9d07b85fa55e2a\n";
@@ -180,9 +180,11 @@ Deno.test({
         /not permitted to attach to tproot: it belongs to another user; recreate it for this user/,
       );
       // With the files and the TAP its own, the ordinary user runs tappet: no warning about root.
-      const run = new NsProcess(ns, tappetArgv([...args(d), "-v"], ["--cached-only"]), `${d}/user.log`, {
+      const user = await asTestUser([...args(d), "-v"]);
+      const run = new NsProcess(ns, user.argv, `${d}/user.log`, {
         user: TEST_USER,
-        env: { DENO_DIR: await unprivileged() },
+        env: user.env,
+        cwd: user.cwd,
       });
       await new Promise((r) => setTimeout(r, 2500));
       assert.equal((await run.stop("SIGTERM")).code, 0, run.text());
