@@ -45,13 +45,8 @@ export { keygen, type KeyPairFiles } from "./keygen.ts";
 export { formatKeyFile, type KeyKind, parseKeyFile, readKeyFile } from "./io/keyfile.ts";
 export { nextNoncePrefix, takeNoncePrefix } from "./io/noncefile.ts";
 export { checkInterfaceName, type FrameDevice, TapDevice } from "./io/tap.ts";
-export {
-  type Endpoint,
-  sameEndpoint,
-  type SendFailure,
-  type SyncTransport,
-  type Transport,
-} from "./io/transport.ts";
+export { type Endpoint, sameEndpoint } from "./core/endpoint.ts";
+export type { SendFailure, SyncTransport, Transport } from "./io/transport.ts";
 export { type BindInfo, DenoUdpTransport } from "./io/udp_deno.ts";
 export { decodeSockaddr, type FfiBindInfo, FfiUdpTransport, SOCKET_BUFFER_BYTES } from "./io/udp_ffi.ts";
 export { FdWaiter, PollSet } from "./io/wait.ts";

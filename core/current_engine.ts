@@ -17,8 +17,8 @@
 
 import { big } from "../ffi/big.ts";
 import { constantTimeEqual, memzero, randomBytes, sodium } from "../ffi/sodium.ts";
-import type { Endpoint } from "../io/transport.ts";
-import { sameEndpoint } from "../io/transport.ts";
+import type { Endpoint } from "./endpoint.ts";
+import { sameEndpoint } from "./endpoint.ts";
 import { CookieChecker, CookieJar } from "./cookie.ts";
 import {
   checkMac,

@@ -14,7 +14,7 @@
 
 import type { PacketBuffer } from "./packet.ts";
 import type { Stats } from "./stats.ts";
-import type { Endpoint } from "../io/transport.ts";
+import type { Endpoint } from "./endpoint.ts";
 
 /** One tunnel's protocol state. */
 export interface Engine {

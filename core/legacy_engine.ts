@@ -19,7 +19,7 @@ import type { Engine } from "./engine.ts";
 import { HEADROOM, isAccepted, type LegacySession, MAX_FRAME, MIN_FRAME, Open, OVERHEAD } from "./legacy.ts";
 import type { PacketBuffer } from "./packet.ts";
 import { Stats } from "./stats.ts";
-import { type Endpoint, sameEndpoint } from "../io/transport.ts";
+import { type Endpoint, sameEndpoint } from "./endpoint.ts";
 
 /** Silence before a keepalive, ms, as in the 2014 program. */
 export const LEGACY_KEEPALIVE_MS = 10_000;

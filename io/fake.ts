@@ -11,7 +11,8 @@
 import { setImmediate } from "node:timers";
 import type { PacketBuffer } from "../core/packet.ts";
 import type { FrameDevice } from "./tap.ts";
-import type { Endpoint, SendFailure, Transport } from "./transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
+import type { SendFailure, Transport } from "./transport.ts";
 
 /** A FrameDevice backed by two queues. */
 export class FakeDevice implements FrameDevice {

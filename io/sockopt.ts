@@ -10,7 +10,7 @@
  */
 
 import { C, closeQuietly, errno, libc, strerror } from "../ffi/libc.ts";
-import type { Endpoint } from "./transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
 
 /** struct sockaddr_storage is 128 bytes; sockaddr_in6 needs 28. */
 const SOCKADDR_BYTES = 128;

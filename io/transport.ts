@@ -8,21 +8,8 @@
  * @module
  */
 
+import type { Endpoint } from "../core/endpoint.ts";
 import type { PacketBuffer } from "../core/packet.ts";
-
-/** A UDP endpoint: an IP literal (no brackets) and a port. Deno's
- * `Deno.NetAddr` is one. Treat as immutable. */
-export interface Endpoint {
-  /** IPv4 or IPv6 literal, without brackets. */
-  readonly hostname: string;
-  /** UDP port, 0 to 65535. */
-  readonly port: number;
-}
-
-/** True when two endpoints are the same address and port. */
-export function sameEndpoint(a: Endpoint | undefined, b: Endpoint | undefined): boolean {
-  return a !== undefined && b !== undefined && a.port === b.port && a.hostname === b.hostname;
-}
 
 /** Why a datagram was not sent. */
 export type SendFailure = {

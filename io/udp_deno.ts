@@ -14,7 +14,8 @@
 import { UserError } from "../errors.ts";
 import { formatHostPort } from "../core/address.ts";
 import type { PacketBuffer } from "../core/packet.ts";
-import type { Endpoint, SendFailure, Transport } from "./transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
+import type { SendFailure, Transport } from "./transport.ts";
 import { findUdpFd, setDontFragment } from "./sockopt.ts";
 
 /** What {@linkcode DenoUdpTransport.bind} reports besides the socket. */

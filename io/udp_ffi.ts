@@ -25,7 +25,8 @@ import { PacketBuffer } from "../core/packet.ts";
 import { C, closeQuietly, Errno, errno, libc, strerror } from "../ffi/libc.ts";
 import { OsError } from "../errors.ts";
 import { setDontFragment, sockaddr } from "./sockopt.ts";
-import type { Endpoint, SendFailure, SyncTransport, Transport } from "./transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
+import type { SendFailure, SyncTransport, Transport } from "./transport.ts";
 import { FdWaiter } from "./wait.ts";
 import { copyBytes } from "../core/arena.ts";
 

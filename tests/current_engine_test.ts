@@ -10,7 +10,7 @@ import { CurrentEngine, type CurrentEngineOptions, type Timers } from "../core/c
 import { DATA, mac1Key, RESP, Type, writeMac } from "../core/current_wire.ts";
 import { generateKeyPair, type KeyPair } from "../core/noise.ts";
 import { PacketBuffer } from "../core/packet.ts";
-import type { Endpoint } from "../io/transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
 
 const MS = 1e6;
 const S = 1e9;

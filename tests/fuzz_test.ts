@@ -16,7 +16,7 @@ import { generateKeyPair } from "../core/noise.ts";
 import { PacketBuffer } from "../core/packet.ts";
 import { parseKeyFile } from "../io/keyfile.ts";
 import { nextNoncePrefix } from "../io/noncefile.ts";
-import type { Endpoint } from "../io/transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
 
 const ROUNDS = 1_000_000;
 

@@ -7,7 +7,7 @@
 import { strict as assert } from "node:assert";
 import { FfiUdpTransport } from "../io/udp_ffi.ts";
 import { PacketBuffer } from "../core/packet.ts";
-import type { Endpoint } from "../io/transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
 
 /** Receives until `want` datagrams came or 2 s passed; returns their bytes. */
 async function receiveAll(

@@ -43,7 +43,8 @@ import { setImmediate } from "node:timers";
 import type { Engine } from "../core/engine.ts";
 import { PacketBuffer } from "../core/packet.ts";
 import type { FrameDevice } from "../io/tap.ts";
-import type { Endpoint, SendFailure, SyncTransport, Transport } from "../io/transport.ts";
+import type { Endpoint } from "../core/endpoint.ts";
+import type { SendFailure, SyncTransport, Transport } from "../io/transport.ts";
 import { PollSet } from "../io/wait.ts";
 
 /** Frames read from the TAP device per batch. */
