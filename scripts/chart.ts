@@ -15,7 +15,7 @@
 
 import * as vega from "npm:vega@6.4.0";
 import * as vl from "npm:vega-lite@6.5.0";
-import type { Measurement } from "./bench.ts";
+import type { Measurement } from "./bench/summary.ts";
 
 /** One bar: a row's median for one measure. */
 interface Bar {

@@ -1,0 +1,160 @@
+/**
+ * Measuring one row once: two fresh namespaces, the row's tunnel between
+ * them, then iperf3 TCP both ways (with the tunnel processes' CPU time read
+ * from /proc around the forward run), 64-byte UDP, and ping percentiles.
+ * The parsing and arithmetic are separate pure functions, tested in
+ * tests/bench_test.ts.
+ *
+ * @module
+ */
+
+import { configureOverlay, createPair, ping, sh, waitForInterface, waitForPing } from "../netns.ts";
+import { NsProcess } from "../harness.ts";
+import type { Measurement } from "./summary.ts";
+import type { Row } from "./row.ts";
+
+/** USER_HZ: the unit of utime and stime in /proc/PID/stat (proc(5); 100 on
+ * every Linux architecture the benchmark runs on). */
+export const CLK_TCK = 100;
+
+/** Ping count and interval (s) of the latency test. */
+const PINGS = 200;
+const PING_INTERVAL_S = 0.01;
+/** Length of the small-packet UDP test, seconds, and its payload, bytes. */
+const UDP_SECS = 5;
+const UDP_LEN = 64;
+
+/** utime + stime, in clock ticks, from the text of /proc/PID/stat (fields
+ * 14 and 15 in proc(5); the command name in parentheses may hold spaces). */
+export function statCpuTicks(stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** utime + stime of `pid` and its threads, seconds; 0 once it has gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    return statCpuTicks(Deno.readTextFileSync(`/proc/${pid}/stat`)) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Tunnel CPU per frame and tunnel end, ns, for a forward TCP run that moved
+ * `bytes` through an interface of MTU `mtu` and cost `cpuS` tunnel CPU-seconds:
+ * the data frames (MSS = MTU − 40 bytes of IPv4 and TCP headers each) plus
+ * about one ACK for two of them the other way, each crossing two tunnel ends.
+ */
+export function nsPerFrame(cpuS: number, bytes: number, mtu: number): number {
+  const frames = (bytes / (mtu - 40)) * 1.5;
+  return (cpuS * 1e9) / frames / 2;
+}
+
+/** The round-trip times (ms) in `ping -n` output, ascending. */
+export function pingTimes(output: string): number[] {
+  return [...output.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
+}
+
+/** The median and 99th percentile of ascending `rtts`: the element at index
+ * ⌊p·n⌋ (nearest rank from below, capped at the last). Throws when empty. */
+export function percentiles(rtts: number[]): { p50: number; p99: number } {
+  if (rtts.length === 0) throw new Error("no ping replies");
+  const q = (p: number) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))];
+  return { p50: q(0.5), p99: q(0.99) };
+}
+
+/** The parts of iperf3's JSON that the benchmark reads. */
+interface IperfSum {
+  bytes: number;
+  bits_per_second: number;
+  retransmits?: number;
+  packets?: number;
+  lost_packets?: number;
+  lost_percent?: number;
+  seconds: number;
+}
+interface IperfResult {
+  error?: string;
+  end: { sum_received: IperfSum; sum_sent: IperfSum; sum?: IperfSum };
+}
+
+async function iperf(ns: string, args: string[]): Promise<IperfResult> {
+  const out = await sh(["ip", "netns", "exec", ns, "iperf3", "-J", ...args], { allowFail: true });
+  const json = JSON.parse(out || "{}");
+  if (json.error) throw new Error(`iperf3 ${args.join(" ")}: ${json.error}`);
+  return json;
+}
+
+async function pingPercentiles(ns: string, to: string): Promise<{ p50: number; p99: number }> {
+  const argv = ["ping", "-n", "-c", String(PINGS), "-i", String(PING_INTERVAL_S), to];
+  return percentiles(pingTimes(await sh(["ip", "netns", "exec", ns, ...argv], { allowFail: true })));
+}
+
+/**
+ * Measures one row once, in namespaces numbered `id` (1..254, see
+ * createPair), with TCP runs of `secs` seconds. Never throws: a failure is
+ * a measurement with `ok: false` and `error`, and the end of every started
+ * process's log on stderr. The processes, the namespaces and the scratch
+ * directory are gone when it resolves.
+ */
+export async function measure(row: Row, round: number, secs: number, id: number): Promise<Measurement> {
+  const m: Measurement = { row: row.name, round, ok: false, mtu: row.mtu };
+  const pair = await createPair({
+    id,
+    mtu: row.mtu,
+    prefix: `tpb${id}`,
+    tap: row.iface === undefined && !row.underlay,
+    tapUser: row.tapUser,
+  });
+  const target = row.underlay ? pair.b.underlay : pair.b.overlay;
+  const dir = Deno.makeTempDirSync({ prefix: `tappet-bench-${row.name}-` });
+  const procs: NsProcess[] = [];
+  try {
+    procs.push(...await row.start(pair, dir));
+    const tunnel = procs.slice();
+    if (row.iface !== undefined) {
+      for (const side of [pair.a, pair.b]) {
+        if (!await waitForInterface(side.ns, row.iface)) throw new Error(`${row.iface} never appeared`);
+        await configureOverlay(side.ns, row.iface, side.overlay, row.mtu);
+      }
+    }
+    if (!await waitForPing(pair.a.ns, target, 30)) throw new Error("the tunnel did not come up");
+    if (await ping(pair.a.ns, target, { count: 1, size: row.mtu - 28, dontFragment: true }) !== 1) {
+      throw new Error(`a full-size frame (MTU ${row.mtu}) does not pass`);
+    }
+    procs.push(new NsProcess(pair.b.ns, ["iperf3", "-s"], `${dir}/iperf3-server.log`));
+    await new Promise((r) => setTimeout(r, 500));
+    const cpu = () => tunnel.reduce((s, p) => s + cpuSeconds(p.pid), 0);
+    const cpu0 = cpu();
+    const fwd = await iperf(pair.a.ns, ["-c", target, "-t", String(secs)]);
+    const cpu1 = cpu();
+    m.tcp_mbps = fwd.end.sum_received.bits_per_second / 1e6;
+    m.tcp_retr = fwd.end.sum_sent.retransmits;
+    // In-kernel rows (and the underlay) have no tunnel process to account.
+    if (!row.underlay && tunnel.length > 0) {
+      m.tunnel_cpu_s = cpu1 - cpu0;
+      m.mbit_per_cpu_s = fwd.end.sum_received.bytes * 8 / 1e6 / m.tunnel_cpu_s;
+      m.ns_per_frame = nsPerFrame(m.tunnel_cpu_s, fwd.end.sum_received.bytes, row.mtu);
+    }
+    const rev = await iperf(pair.a.ns, ["-c", target, "-t", String(secs), "-R"]);
+    m.tcp_rev_mbps = rev.end.sum_received.bits_per_second / 1e6;
+    const udpArgs = ["-u", "-l", String(UDP_LEN), "-b", "0", "-t", String(UDP_SECS)];
+    const udp = await iperf(pair.a.ns, ["-c", target, ...udpArgs]);
+    const sum = udp.end.sum_received ?? udp.end.sum;
+    m.udp_pps = ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
+    m.udp_loss_pct = sum.lost_percent;
+    const p = await pingPercentiles(pair.a.ns, target);
+    m.rtt_p50_ms = p.p50;
+    m.rtt_p99_ms = p.p99;
+    m.ok = true;
+  } catch (e) {
+    m.error = (e as Error).message;
+    for (const p of procs) console.error(`--- ${p.log}\n${p.text().slice(-2000)}`);
+  } finally {
+    for (const p of procs) await p.stop("SIGTERM", 3000);
+    await pair.destroy();
+    Deno.removeSync(dir, { recursive: true });
+  }
+  return m;
+}

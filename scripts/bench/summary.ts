@@ -1,0 +1,132 @@
+/**
+ * The benchmark's figures and how they are summed up: one {@linkcode Measurement}
+ * per row and round (one JSON line each in the results file), medians over
+ * rounds, ratios to a reference row taken within each round, and the markdown
+ * table. Pure: no I/O, so the chart (run with its own lockfile) imports it too.
+ *
+ * @module
+ */
+
+/** One row's figures in one round: a line of the results file. */
+export interface Measurement {
+  row: string;
+  round: number;
+  ok: boolean;
+  error?: string;
+  /** The tunnel interface's MTU, bytes. */
+  mtu?: number;
+  /** TCP a → b (iperf3 forward), Mbit/s received. */
+  tcp_mbps?: number;
+  /** TCP b → a (iperf3 -R), Mbit/s received. */
+  tcp_rev_mbps?: number;
+  /** TCP retransmits of the forward run. */
+  tcp_retr?: number;
+  /** utime + stime of the tunnel processes during the forward run, seconds;
+   * absent for rows without a tunnel process. */
+  tunnel_cpu_s?: number;
+  /** Mbit moved by the forward run per tunnel CPU-second. */
+  mbit_per_cpu_s?: number;
+  /** Tunnel CPU per frame and tunnel end, ns (an estimate: see measure.ts). */
+  ns_per_frame?: number;
+  /** 64-byte UDP datagrams received per second. */
+  udp_pps?: number;
+  /** iperf3's UDP loss, percent. */
+  udp_loss_pct?: number;
+  /** Ping round-trip median and 99th percentile, ms. */
+  rtt_p50_ms?: number;
+  rtt_p99_ms?: number;
+}
+
+/** The numeric fields of a {@linkcode Measurement}. */
+export type Figure = Exclude<keyof Measurement, "row" | "round" | "ok" | "error">;
+
+/** The median of `xs` (the mean of the middle two for an even count); NaN when empty. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** `field` of every successful measurement of `row`, in result order. */
+export function figures(results: Measurement[], row: string, field: Figure): number[] {
+  return results.filter((m) => m.row === row && m.ok).map((m) => m[field] as number);
+}
+
+/**
+ * For each successful round of `row`, its `field` divided by the same
+ * round's successful `reference` row; rounds where the reference failed are
+ * left out. Then the median of those ratios (NaN when there are none).
+ */
+export function ratio(results: Measurement[], row: string, field: Figure, reference: string): number {
+  const out: number[] = [];
+  for (const m of results.filter((m) => m.row === row && m.ok)) {
+    const ref = results.find((x) => x.row === reference && x.round === m.round && x.ok);
+    if (ref) out.push((m[field] as number) / (ref[field] as number));
+  }
+  return median(out);
+}
+
+/** One line of the summary: medians over rounds, and ratios to the reference. */
+export interface Summary {
+  row: string;
+  /** Rounds in which the row succeeded. */
+  rounds: number;
+  tcp_mbps: number;
+  tcp_rev_mbps: number;
+  mbit_per_cpu_s: number;
+  ns_per_frame: number;
+  udp_pps: number;
+  rtt_p50_ms: number;
+  rtt_p99_ms: number;
+  tcp_ratio: number;
+  tcp_rev_ratio: number;
+  cpu_ratio: number;
+  udp_ratio: number;
+  p99_ratio: number;
+}
+
+/** Median over rounds of each figure, and of its per-round ratio to the reference row. */
+export function summarize(results: Measurement[], rows: string[], reference: string): Summary[] {
+  const med = (r: string, f: Figure) => median(figures(results, r, f));
+  return rows.map((r) => ({
+    row: r,
+    rounds: figures(results, r, "tcp_mbps").length,
+    tcp_mbps: med(r, "tcp_mbps"),
+    tcp_rev_mbps: med(r, "tcp_rev_mbps"),
+    mbit_per_cpu_s: med(r, "mbit_per_cpu_s"),
+    ns_per_frame: med(r, "ns_per_frame"),
+    udp_pps: med(r, "udp_pps"),
+    rtt_p50_ms: med(r, "rtt_p50_ms"),
+    rtt_p99_ms: med(r, "rtt_p99_ms"),
+    tcp_ratio: ratio(results, r, "tcp_mbps", reference),
+    tcp_rev_ratio: ratio(results, r, "tcp_rev_mbps", reference),
+    cpu_ratio: ratio(results, r, "mbit_per_cpu_s", reference),
+    udp_ratio: ratio(results, r, "udp_pps", reference),
+    p99_ratio: ratio(results, r, "rtt_p99_ms", reference),
+  }));
+}
+
+const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "–");
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "–");
+
+/** The summary as a markdown table, ratios against `reference`; "–" where a
+ * figure is missing (not measured, or no successful round). */
+export function markdown(summary: Summary[], reference: string): string {
+  const lines = [
+    `| row | TCP Mbit/s | TCP −R Mbit/s | Mbit per tunnel CPU-s | CPU ns/frame | 64 B UDP pkt/s | ping p50 / p99 ms | × ${reference}: TCP / −R / per CPU / UDP / p99 |`,
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const s of summary) {
+    lines.push(
+      `| ${s.row} | ${f0(s.tcp_mbps)} | ${f0(s.tcp_rev_mbps)} | ${f0(s.mbit_per_cpu_s)} | ${
+        f0(s.ns_per_frame)
+      } | ${f0(s.udp_pps)} | ${f2(s.rtt_p50_ms)} / ${f2(s.rtt_p99_ms)} | ${f2(s.tcp_ratio)} / ${
+        f2(s.tcp_rev_ratio)
+      } / ${f2(s.cpu_ratio)} / ${f2(s.udp_ratio)} / ${f2(s.p99_ratio)} |`,
+    );
+  }
+  return lines.join("\n");
+}
