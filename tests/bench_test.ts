@@ -12,6 +12,7 @@ import {
   type Summary,
 } from "../scripts/bench/summary.ts";
 import { nsPerFrame, percentiles, pingTimes, statCpuTicks } from "../scripts/bench/measure.ts";
+import { ROWS } from "../scripts/bench/rows.ts";
 
 Deno.test("median: odd and even counts, unsorted input left alone, empty is NaN", () => {
   const xs = [3, 1, 2];
@@ -133,4 +134,20 @@ Deno.test("nsPerFrame: data frames of MTU − 40 bytes plus one ACK per two, ove
   // MTU 1434: 1394 bytes per frame; 2e6 frames of data, 3e6 with the ACKs;
   // 1.5 s / 3e6 frames = 500 ns, halved for the two ends.
   assert.equal(nsPerFrame(1.5, 1394 * 2e6, 1434), 250);
+});
+
+Deno.test("row MTUs: the overlay MTUs of ../shared/bench/README.md's table for a 1500-byte underlay", () => {
+  const expected: Record<string, number> = {
+    "veth": 1500,
+    "vxlan": 1450,
+    "c-tappet": 1402,
+    "tappet-legacy": 1402,
+    "tappet-current": 1434,
+    "fastd": 1434,
+    "openvpn": 1434,
+    "tinc": 1434,
+    "quicktun-nacltai": 1426,
+    "wggo-vxlan": 1390,
+  };
+  for (const [name, mtu] of Object.entries(expected)) assert.equal(ROWS[name]?.mtu, mtu, name);
 });

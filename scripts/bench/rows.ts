@@ -1,6 +1,6 @@
 /**
  * Every row `deno task bench` knows, by name, in the default order: the
- * ceiling first (the veth), then the C tappet (the reference
+ * ceilings first (the veth, kernel VXLAN), then the C tappet (the reference
  * of the ratios), this tappet in its variants, and the other tunnels.
  *
  * @module
@@ -8,11 +8,13 @@
 
 import type { Row } from "./row.ts";
 import { cTappetRow, tappetRow, vethRow } from "./tappet.ts";
-import { fastdRow, openvpnRow } from "./peers.ts";
+import { fastdRow, openvpnRow, quicktunRow, tincRow } from "./peers.ts";
+import { vxlanRow, wggoVxlanRow } from "./kernel.ts";
 
 /** The rows, by name, in the default order. */
 export const ROWS: Record<string, Row> = {
   "veth": vethRow,
+  "vxlan": vxlanRow,
   "c-tappet": cTappetRow(),
   "tappet-legacy": tappetRow("tappet-legacy", "this tappet, legacy format, FFI socket", {
     protocol: "legacy",
@@ -37,4 +39,7 @@ export const ROWS: Record<string, Row> = {
   ),
   "fastd": fastdRow(),
   "openvpn": openvpnRow(),
+  "tinc": tincRow(),
+  "quicktun-nacltai": quicktunRow("nacltai"),
+  "wggo-vxlan": wggoVxlanRow,
 };
