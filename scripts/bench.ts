@@ -83,7 +83,7 @@ if (import.meta.main) {
   console.log(`${date}, ${rounds} rounds of ${secs} s, medians:\n`);
   console.log(markdown(summary, reference));
   const svg = out.replace(/\.jsonl$/, "") + ".svg";
-  const title = `tappet benchmark, ${date}: ${rounds} rounds of ${secs} s, medians, × ${reference}`;
+  const title = `tappet benchmark, ${date}: ${rounds} rounds of ${secs} s, medians`;
   const drawn = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", `--lock=${CHART_LOCK}`, "-R", "-W", CHART, out, svg, title, reference],
     stdout: "inherit",

@@ -8,6 +8,7 @@ import {
   type Measurement,
   median,
   ratio,
+  ratioBars,
   summarize,
   type Summary,
 } from "../scripts/bench/summary.ts";
@@ -61,6 +62,18 @@ Deno.test("summarize: medians over successful rounds and ratios to the reference
   assert.equal(ref.tcp_ratio, 1);
   assert.equal(y.rounds, 0);
   assert.ok(Number.isNaN(y.tcp_mbps) && Number.isNaN(y.tcp_ratio));
+});
+
+Deno.test("ratioBars: one bar per row and figure with a finite ratio, in row order", () => {
+  const bars = ratioBars(RESULTS, ["x", "ref", "y"], ["tcp_mbps", "mbit_per_cpu_s", "rtt_p99_ms"], "ref");
+  assert.deepEqual(bars, [
+    { row: "x", field: "tcp_mbps", ratio: 2.75 },
+    { row: "x", field: "rtt_p99_ms", ratio: 0.375 },
+    { row: "ref", field: "tcp_mbps", ratio: 1 },
+    { row: "ref", field: "rtt_p99_ms", ratio: 1 },
+  ]);
+  // No successful reference at all: no bars.
+  assert.deepEqual(ratioBars(RESULTS, ["x"], ["tcp_mbps"], "y"), []);
 });
 
 Deno.test("markdown: header names the reference, figures rounded, missing ones shown as –", () => {

@@ -130,3 +130,32 @@ export function markdown(summary: Summary[], reference: string): string {
   }
   return lines.join("\n");
 }
+
+/** One bar of the chart: a row's median per-round ratio to the reference for one figure. */
+export interface RatioBar {
+  row: string;
+  field: Figure;
+  ratio: number;
+}
+
+/**
+ * The bars of the chart: for each row of `order` and each of `fields`, the
+ * median over rounds of the per-round ratio to `reference` (see
+ * {@linkcode ratio}). Rows or figures without a finite ratio (not measured,
+ * or no round shared with a successful reference) get no bar.
+ */
+export function ratioBars(
+  results: Measurement[],
+  order: string[],
+  fields: readonly Figure[],
+  reference: string,
+): RatioBar[] {
+  const bars: RatioBar[] = [];
+  for (const row of order) {
+    for (const field of fields) {
+      const r = ratio(results, row, field, reference);
+      if (Number.isFinite(r) && r > 0) bars.push({ row, field, ratio: r });
+    }
+  }
+  return bars;
+}
