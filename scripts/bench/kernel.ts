@@ -105,37 +105,45 @@ export const wggoVxlanRow: Row = {
       await sh(["sh", "-c", `wg pubkey < "${dir}/wg-${me}.key" > "${dir}/wg-${me}.pub"`]);
     }
     const procs: NsProcess[] = [];
-    for (const { me, side, peer, other } of sides(pair)) {
-      const wg = name(me);
-      // A socket left by an end that was killed would make this one refuse to start.
-      try {
-        Deno.removeSync(`${WG_SOCKETS}/${wg}.sock`);
-      } catch { /* none left */ }
-      procs.push(
-        new NsProcess(side.ns, ["wireguard-go", "-f", wg], `${dir}/wggo-${me}.log`, {
-          env: { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" },
-        }),
-      );
-      if (!await waitForInterface(side.ns, wg)) throw new Error(`wireguard-go made no interface ${wg}`);
-      const pub = Deno.readTextFileSync(`${dir}/wg-${other}.pub`).trim();
-      const set = ["wg", "set", wg, "private-key", `${dir}/wg-${me}.key`, "listen-port", String(WG_PORT)];
-      set.push(
-        "peer",
-        pub,
-        "endpoint",
-        `${peer.underlay}:${WG_PORT}`,
-        "allowed-ips",
-        `${wgAddress(pair, other)}/32`,
-      );
-      await sh(["ip", "netns", "exec", side.ns, ...set]);
-      await sh(["ip", "-n", side.ns, "link", "set", wg, "mtu", String(WG_MTU), "up"]);
-      await sh(["ip", "-n", side.ns, "addr", "add", `${wgAddress(pair, me)}/24`, "dev", wg]);
+    try {
+      for (const { me, side, peer, other } of sides(pair)) {
+        const wg = name(me);
+        // A socket left by an end that was killed would make this one refuse to start.
+        try {
+          Deno.removeSync(`${WG_SOCKETS}/${wg}.sock`);
+        } catch { /* none left */ }
+        procs.push(
+          new NsProcess(side.ns, ["wireguard-go", "-f", wg], `${dir}/wggo-${me}.log`, {
+            env: { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" },
+          }),
+        );
+        if (!await waitForInterface(side.ns, wg)) throw new Error(`wireguard-go made no interface ${wg}`);
+        const pub = Deno.readTextFileSync(`${dir}/wg-${other}.pub`).trim();
+        const set = ["wg", "set", wg, "private-key", `${dir}/wg-${me}.key`, "listen-port", String(WG_PORT)];
+        set.push(
+          "peer",
+          pub,
+          "endpoint",
+          `${peer.underlay}:${WG_PORT}`,
+          "allowed-ips",
+          `${wgAddress(pair, other)}/32`,
+        );
+        await sh(["ip", "netns", "exec", side.ns, ...set]);
+        await sh(["ip", "-n", side.ns, "link", "set", wg, "mtu", String(WG_MTU), "up"]);
+        await sh(["ip", "-n", side.ns, "addr", "add", `${wgAddress(pair, me)}/24`, "dev", wg]);
+      }
+      await addVxlan(pair, 43, (me) => ({
+        local: wgAddress(pair, me),
+        remote: wgAddress(pair, me === "a" ? "b" : "a"),
+        dev: name(me),
+      }));
+    } catch (e) {
+      // Stopped here rather than killed with the namespaces, so that each
+      // removes its control socket.
+      for (const p of procs) await p.stop("SIGTERM", 3000);
+      const logs = procs.map((p) => `--- ${p.log}\n${p.text().slice(-1000)}`);
+      throw new Error([(e as Error).message, ...logs].join("\n"));
     }
-    await addVxlan(pair, 43, (me) => ({
-      local: wgAddress(pair, me),
-      remote: wgAddress(pair, me === "a" ? "b" : "a"),
-      dev: name(me),
-    }));
     return procs;
   },
 };
