@@ -64,6 +64,8 @@ function failureLine(path: string, iface: string | undefined, e: unknown): strin
         return `cannot read control socket ${path}: permission denied; run as root or as the user tappet runs as`;
       case "timeout":
         return `${who} did not answer on ${path} (${e.message})`;
+      case "closed":
+        return `${who} closed ${path} without answering (busy with other clients): try again`;
       case "bad-answer":
         return `${who} gave a bad answer on ${path} (${e.message})`;
     }

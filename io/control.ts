@@ -59,7 +59,7 @@ function answer(value: unknown): Uint8Array {
 
 /** Rejects after `ms` unless cleared; `clear` stops the timer. */
 function deadline(ms: number): { promise: Promise<never>; clear: () => void } {
-  let id: number | undefined;
+  let id: ReturnType<typeof setTimeout> | undefined;
   const promise = new Promise<never>((_, reject) => {
     id = setTimeout(() => reject(new Error("timeout")), ms);
   });
@@ -281,7 +281,7 @@ async function removeStale(path: string, iface: string): Promise<void> {
 }
 
 /** Why a request to a control socket failed. */
-export type ControlFailure = "absent" | "stale" | "denied" | "timeout" | "bad-answer";
+export type ControlFailure = "absent" | "stale" | "denied" | "timeout" | "closed" | "bad-answer";
 
 /** A failed request to a control socket. */
 export class ControlError extends Error {
@@ -299,7 +299,9 @@ export class ControlError extends Error {
  * Sends `request` to the control socket at `path` and returns the parsed
  * JSON answer. Throws a {@linkcode ControlError}: `absent` (no socket),
  * `stale` (a socket nobody listens on), `denied` (no permission), `timeout`
- * (no answer within `timeoutMs`), `bad-answer` (not JSON, or too long).
+ * (no answer within `timeoutMs`), `closed` (closed without an answer: the
+ * server is serving as many clients as it takes), `bad-answer` (not JSON,
+ * or too long).
  * The connection is closed on every path.
  */
 export async function requestControl(path: string, request: string, timeoutMs = 5000): Promise<unknown> {
@@ -329,6 +331,7 @@ export async function requestControl(path: string, request: string, timeoutMs = 
       total += n;
       if (total > CONTROL_LIMITS.responseBytes) throw new ControlError("bad-answer", "answer too long");
     }
+    if (total === 0) throw new ControlError("closed", "closed without an answer");
     const text = decoder.decode(concat(chunks, total));
     try {
       return JSON.parse(text);
