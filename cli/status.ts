@@ -80,7 +80,8 @@ function ifaceOf(path: string): string | undefined {
 }
 
 /** Runs `tappet status` with `o`; never throws for a tunnel that is not
- * running, and never exits the process. */
+ * running, and never exits the process. Rethrows Deno's `NotCapable` when
+ * the read, write or net permission for the socket is missing. */
 export async function statusCommand(o: StatusOptions): Promise<StatusResult> {
   const dir = o.dir ?? CONTROL_DIR;
   let targets: { path: string; iface?: string }[];
@@ -100,6 +101,7 @@ export async function statusCommand(o: StatusOptions): Promise<StatusResult> {
       const why = typeof v === "object" && v !== null && "error" in v ? String(v.error) : "not a status";
       return { error: `tappet on ${t.path} gave a bad answer (${why})` };
     } catch (e) {
+      if (e instanceof Deno.errors.NotCapable) throw e;
       return { error: failureLine(t.path, t.iface, e) };
     }
   }));

@@ -302,13 +302,17 @@ export class ControlError extends Error {
  * (no answer within `timeoutMs`), `closed` (closed without an answer: the
  * server is serving as many clients as it takes), `bad-answer` (not JSON,
  * or too long).
- * The connection is closed on every path.
+ * A Deno permission that is missing (connecting to a Unix socket needs
+ * read, write and net permission) is rethrown as Deno's `NotCapable`, not
+ * taken for a tappet that does not run. The connection is closed on every
+ * path.
  */
 export async function requestControl(path: string, request: string, timeoutMs = 5000): Promise<unknown> {
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path });
   } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
     if (e instanceof Deno.errors.NotFound) throw new ControlError("absent", "no such socket", { cause: e });
     if (e instanceof Deno.errors.ConnectionRefused) {
       throw new ControlError("stale", "nothing listens on it", { cause: e });

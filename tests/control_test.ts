@@ -17,6 +17,8 @@ import {
 } from "../io/control.ts";
 import { UserError } from "../errors.ts";
 import { statusOf, type TunnelStatus } from "../tunnel/status.ts";
+import { isRoot } from "./_util.ts";
+import { TEST_USER, unprivileged } from "./_cli.ts";
 
 function fakeStatus(iface: string): TunnelStatus {
   return statusOf({
@@ -223,4 +225,65 @@ Deno.test("control socket: hostile clients get an error or are closed; the serve
     // Generous: the machine is shared. A stall would be the 300 ms timeout or more.
     assert(worstLateMs < 250, `the event loop was held for ${worstLateMs.toFixed(0)} ms`);
   }, { timeoutMs: 300 });
+});
+
+Deno.test({
+  name: "tappet status as an ordinary user: refused by the socket's mode, served once it owns the socket",
+  ignore: !isRoot(),
+  async fn() {
+    const { denoDir, root } = await unprivileged();
+    const script = `${root}/status_probe.ts`;
+    Deno.writeTextFileSync(
+      script,
+      `import { statusCommand } from "./cli/status.ts";
+       console.log(JSON.stringify(await statusCommand({ control: Deno.args[0], json: true })));`,
+    );
+    const probe = async (path: string) => {
+      const out = await new Deno.Command("setpriv", {
+        args: [`--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, "--clear-groups", Deno.execPath(), "run"]
+          .concat(["--quiet", "--cached-only", "--allow-read", "--allow-write", "--allow-net", script, path]),
+        env: { DENO_DIR: denoDir },
+        cwd: root,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout));
+    };
+    await withServer(async (dir, server) => {
+      Deno.chmodSync(dir, 0o755);
+      const refused = await probe(server.path);
+      assert.equal(refused.code, 1);
+      assert.deepEqual(refused.errors, [
+        `cannot read control socket ${server.path}: permission denied; run as root or as the user tappet runs as`,
+      ]);
+      const uid = Number(
+        new TextDecoder().decode(new Deno.Command("id", { args: ["-u", TEST_USER] }).outputSync().stdout),
+      );
+      Deno.chownSync(server.path, uid, null);
+      const served = await probe(server.path);
+      assert.equal(served.code, 0, served.errors.join("; "));
+      assert.equal(JSON.parse(served.out).interface, "tap0");
+    });
+  },
+});
+
+Deno.test("tappet status without Deno's permissions: Deno's error, not 'not running'", async () => {
+  const file = Deno.makeTempFileSync({ suffix: ".ts" });
+  try {
+    const url = new URL("../cli/status.ts", import.meta.url).href;
+    Deno.writeTextFileSync(
+      file,
+      `import { statusCommand } from ${JSON.stringify(url)};
+       try { await statusCommand({ control: "/tmp/x.sock" }); console.log("no error"); }
+       catch (e) { console.log(e instanceof Deno.errors.NotCapable ? "NotCapable" : String(e)); }`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-config", "--allow-read", file],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "NotCapable");
+  } finally {
+    Deno.removeSync(file);
+  }
 });
