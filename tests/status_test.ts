@@ -170,6 +170,9 @@ Deno.test("status from a real engine: JSON keys, values, human form", () => {
   assert.match(human, /\n {2}drops: tap_kernel_tx_dropped 4, socket_rx_overflow 2$/);
   assert.match(human, /\n {2}uptime: 1 hour, 2 minutes, 3 seconds\n/);
   assert.match(human, new RegExp(`\npeer: ${toHex(publicB)}\n`));
+  assert.match(human, /\n {2}mtu: path 1500, tap 1500 \(too big for the path: set 1434\)\n/);
+  assert.match(formatStatus({ ...st, tap_mtu: 1434 }), /\n {2}mtu: path 1500, tap 1434 \(fits\)\n/);
+  assert.match(formatStatus({ ...st, tap_mtu: null }), /\n {2}mtu: path 1500, tap unknown \(1434 fits\)\n/);
 });
 
 Deno.test("legacy status: nonce prefix, no handshake", () => {
@@ -192,6 +195,7 @@ Deno.test("legacy status: nonce prefix, no handshake", () => {
   assert.equal(st.nonce_prefix, 17);
   assert.equal(st.drops.replay, 5);
   assert.equal(st.path_mtu, null);
+  assert.match(formatStatus(st), /\n {2}mtu: path unknown, tap unknown\n/);
   const human = formatStatus(st);
   assert.match(human, /\n {2}listening on: \[2001:db8::1\]:1011\n/);
   assert.match(human, /\n {2}nonce prefix: 17\n/);

@@ -219,14 +219,13 @@ export function formatStatus(st: TunnelStatus, nowMs: number = Date.now()): stri
   item(st.role === "listen" ? "listening on" : "local address", st.listen);
   item("transport", `${st.transport} socket, offloads ${st.offloads ? "on" : "off"}`);
   item("uptime", formatDuration(st.uptime_s));
-  const mtu = [`path ${st.path_mtu ?? "unknown"}`, `tap ${st.tap_mtu ?? "unknown"}`];
-  if (st.tap_mtu_advised !== null) {
-    const fits = st.tap_mtu !== null && st.tap_mtu <= st.tap_mtu_advised;
-    mtu.push(
-      `tap mtu that fits ${st.tap_mtu_advised}${st.tap_mtu !== null && !fits ? " (lower the tap mtu)" : ""}`,
-    );
+  let tap = `tap ${st.tap_mtu ?? "unknown"}`;
+  const fits = st.tap_mtu_advised;
+  if (fits !== null) {
+    if (st.tap_mtu === null) tap += ` (${fits} fits)`;
+    else tap += st.tap_mtu <= fits ? " (fits)" : ` (too big for the path: set ${fits})`;
   }
-  item("mtu", mtu.join(", "));
+  item("mtu", `path ${st.path_mtu ?? "unknown"}, ${tap}`);
   lines.push("");
   lines.push(`peer: ${st.peer.public_key}`);
   if (st.peer.host !== null) item("host", st.peer.host);
