@@ -8,7 +8,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { MetricsServer } from "../tunnel/metrics.ts";
+import { escapeLabel, MetricsServer, metricsText } from "../tunnel/metrics.ts";
 import { statusOf, type TunnelStatus } from "../tunnel/status.ts";
 import { UserError } from "../errors.ts";
 import { isRoot } from "./_util.ts";
@@ -32,6 +32,13 @@ function status(rxBytes: number): TunnelStatus {
   });
 }
 
+Deno.test("label values are escaped as the exposition format says: backslash, quote, newline", () => {
+  assert.equal(escapeLabel('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
+  const text = metricsText([{ ...status(5), interface: 'tap"\\x' }]);
+  assert.match(text, /^tappet_rx_bytes_total\{interface="tap\\"\\\\x"\} 5$/m);
+  assert.equal(metricsText([]).split("\n").filter((l) => l !== "" && !l.startsWith("#")).length, 0);
+});
+
 function have(cmd: string): boolean {
   try {
     return new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
@@ -52,6 +59,23 @@ async function ensurePrometheus(): Promise<boolean> {
     await new Promise((res) => setTimeout(res, 15_000)); // the dpkg lock is busy
   }
   return false;
+}
+
+/** Asserts that `promtool check metrics` accepts `text` without a word. */
+async function promtoolCheck(text: string): Promise<void> {
+  const check = new Deno.Command("promtool", {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = check.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const out = await check.output();
+  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert(out.success, `promtool check metrics: ${said}`);
+  assert.equal(said.trim(), "", `promtool found problems: ${said}`);
 }
 
 function freePort(): number {
@@ -84,19 +108,9 @@ Deno.test("metrics server: GET /metrics passes promtool, other paths 404, busy p
       console.warn("promtool not installed (apt-get install prometheus): check skipped");
       return;
     }
-    const check = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = check.stdin.getWriter();
-    await w.write(new TextEncoder().encode(text));
-    await w.close();
-    const out = await check.output();
-    const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assert(out.success, `promtool check metrics: ${said}`);
-    assert.equal(said.trim(), "", `promtool found problems: ${said}`);
+    await promtoolCheck(text);
+    // Two tunnels, one with a name that needs escaping.
+    await promtoolCheck(metricsText([status(1), { ...status(2), interface: 'tap"\\odd' }]));
   } finally {
     await server.close();
     await server.close();
