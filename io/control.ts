@@ -123,23 +123,33 @@ export class ControlServer {
       }
     }
     await removeStale(o.path, o.iface);
-    let listener: Deno.Listener<Deno.UnixConn, Deno.UnixAddr>;
-    // The socket is made mode 0600 (umask 0177) so that no other user can
-    // connect in the moment before the chmod below.
-    const mask = Deno.umask(0o177);
+    // Made in a private (0700) directory beside it, set to 0600, then linked
+    // into place, so that no other user can connect before the chmod, with
+    // no umask change (Deno wants --allow-sys for that), and so that a socket
+    // another tappet put there meanwhile is never replaced (link fails).
+    let tmpDir: string;
     try {
-      listener = Deno.listen({ transport: "unix", path: o.path });
+      tmpDir = Deno.makeTempDirSync({ dir, prefix: ".tappet-" });
     } catch (e) {
       throw cannot(o.path, e);
-    } finally {
-      Deno.umask(mask);
     }
+    const tmpPath = `${tmpDir}/s`;
+    let listener: Deno.Listener<Deno.UnixConn, Deno.UnixAddr> | undefined;
     try {
-      Deno.chmodSync(o.path, 0o600);
+      listener = Deno.listen({ transport: "unix", path: tmpPath });
+      Deno.chmodSync(tmpPath, 0o600);
+      Deno.linkSync(tmpPath, o.path);
       return new ControlServer(listener, o);
     } catch (e) {
-      listener.close();
+      listener?.close();
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new UserError(
+          `another tappet is running on ${o.iface}: it made control socket ${o.path} just now; stop it first, or give --control PATH`,
+        );
+      }
       throw cannot(o.path, e);
+    } finally {
+      Deno.removeSync(tmpDir, { recursive: true });
     }
   }
 

@@ -12,6 +12,7 @@ import { UserError } from "../errors.ts";
 import { Operations } from "../tunnel/operations.ts";
 import type { TunnelSnapshot } from "../tunnel/status.ts";
 import { isRoot } from "./_util.ts";
+import { RUN_FLAGS } from "../scripts/harness.ts";
 
 function snapshot(rxBytes: number): TunnelSnapshot {
   return {
@@ -138,4 +139,46 @@ Deno.test({
       sh("netns", "del", ns);
     }
   },
+});
+
+Deno.test("operations under tappet's own Deno permissions: socket, status, metrics, removal", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "tappet-ops-" });
+  const file = `${dir}/probe.ts`;
+  const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+  Deno.writeTextFileSync(
+    file,
+    `import { Operations } from ${url("../tunnel/operations.ts")};
+     import { statusCommand } from ${url("../cli/status.ts")};
+     const path = ${JSON.stringify(`${dir}/run/tap-op2.sock`)};
+     const ops = await Operations.start({ iface: "tap-op2", control: path,
+       metrics: { host: "127.0.0.1", port: 0, family: 4 }, warn: console.error,
+       snapshot: () => ({ iface: "tap-op2", format: "legacy", role: "listen", local: { hostname: "0.0.0.0", port: 1 },
+         transport: "ffi", offload: false, peerPublicKey: new Uint8Array(32), peer: undefined,
+         counters: { rxBytes: 77 }, uptimeMs: 1 }) });
+     const mode = Deno.lstatSync(path).mode & 0o777;
+     const st = await statusCommand({ control: path, json: true });
+     const m = await (await fetch("http://127.0.0.1:" + ops.metrics.addr.port + "/metrics")).text();
+     await ops.close();
+     let gone = false; try { Deno.lstatSync(path); } catch { gone = true; }
+     console.log(JSON.stringify({ mode, rx: JSON.parse(st.out).rx_bytes, m: m.includes("tappet_rx_bytes_total{interface=\\"tap-op2\\"} 77"), gone,
+       left: [...Deno.readDirSync(${JSON.stringify(`${dir}/run`)})].map((e) => e.name) }));`,
+  );
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        `--config=${new URL("../deno.json", import.meta.url).pathname}`,
+        ...RUN_FLAGS,
+        file,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.deepEqual(r, { mode: 0o600, rx: 77, m: true, gone: true, left: [] });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
