@@ -46,7 +46,13 @@ export async function unprivileged(): Promise<UserSetup> {
   const info = JSON.parse(await sh([Deno.execPath(), "info", "--json"]));
   const dir = Deno.makeTempDirSync({ prefix: "tappet-test-deno-" });
   const npm = `${info.npmCache}/registry.npmjs.org`;
-  for (const pkg of ["@optique", "@logtape"]) {
+  // Every npm package of the lock file (a scope copies whole): Deno installs
+  // all of deno.json's imports, used or not, and the user runs --cached-only.
+  const lock = JSON.parse(Deno.readTextFileSync(new URL("../deno.lock", import.meta.url)));
+  const pkgs = new Set(
+    Object.keys(lock.npm ?? {}).map((k) => k.startsWith("@") ? k.split("/")[0] : k.split("@")[0]),
+  );
+  for (const pkg of pkgs) {
     Deno.mkdirSync(`${dir}/npm/registry.npmjs.org`, { recursive: true });
     await sh(["cp", "-r", `${npm}/${pkg}`, `${dir}/npm/registry.npmjs.org/`]);
   }
