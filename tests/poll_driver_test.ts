@@ -143,18 +143,18 @@ Deno.test("poll driver: the TAP is not waited for while the engine takes no fram
 });
 
 Deno.test("poll driver: stop() while parked ends the loop, and the socket is closed only after it", async () => {
-  let socket: FakeTransport | undefined;
+  const socket: { t?: FakeTransport } = {};
   const closedWhenParkEnded: boolean[] = [];
   const r = rig(1000, (w) => ({
     watchDevice: (on) => w.watchDevice(on),
     wait: (ms) => w.wait(ms),
     park: async (ms) => {
       const n = await w.park(ms);
-      closedWhenParkEnded.push(socket!.closed);
+      closedWhenParkEnded.push(socket.t!.closed);
       return n;
     },
   }));
-  socket = r.transport;
+  socket.t = r.transport;
   const done = r.tunnel.run();
   await sleep(30);
   const stoppedAt = monotonicNs();
@@ -171,7 +171,7 @@ Deno.test("poll driver: under continuous load it still lets timers run, so stop(
   const net = new FakeNetwork();
   const device = new FakeDevice();
   // A TAP that always has a full batch waiting.
-  device.readFrames = (bufs: PacketBuffer[], lengths: Int32Array, max: number) => {
+  device.readFrames = (_bufs: PacketBuffer[], lengths: Int32Array, max: number) => {
     for (let i = 0; i < max; i++) lengths[i] = 60;
     return max;
   };
