@@ -26,8 +26,9 @@
  *      equal-sized datagrams go as one UDP GSO message each (the kernel cuts
  *      them at the last moment). A datagram the kernel refuses is dropped,
  *      counted and reported (EMSGSIZE gets the right TAP MTU).
- *   4. UDP → TAP: one recvmmsg of up to 64 datagrams; with UDP GRO the
- *      kernel hands over runs of one flow joined into 64 KiB messages,
+ *   4. UDP → TAP: one recvmmsg of up to 64 datagrams; with UDP GRO (on
+ *      when the kernel allows it) up to 16 messages, in each of which the
+ *      kernel may have joined a run of one flow's datagrams (up to 64 KiB),
  *      which the socket cuts back into datagrams. Each is opened in place
  *      (the engine drops and counts what is short, forged or replayed, and
  *      follows the peer's address: roaming); the frames go to the TAP in
