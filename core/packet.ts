@@ -53,6 +53,9 @@ export class PacketBuffer {
    * where its ciphertext starts), made once on first use. */
   readonly views: Uint8Array<ArrayBuffer>[] = [];
   readonly #raw: Uint8Array<ArrayBuffer>;
+  // The last front(n), kept: a device asks for the same n every frame.
+  #frontN = -1;
+  #front: Uint8Array<ArrayBuffer> | undefined;
 
   /** A zeroed buffer whose frames start at `headroom` in `bytes`. */
   constructor(headroom: number, options: PacketBufferOptions = {}) {
@@ -85,9 +88,12 @@ export class PacketBuffer {
    * device header; `n` at most `reserve + headroom`): the header at
    * `[0, n)`, the frame from `n`. Throws a RangeError when `n` is larger. */
   front(n: number): Uint8Array<ArrayBuffer> {
-    if (n > this.payloadAt) {
+    if (n === this.#frontN) return this.#front!;
+    if (n > this.payloadAt || n < 0) {
       throw new RangeError(`PacketBuffer: ${n} bytes in front of the frame, only ${this.payloadAt} kept`);
     }
-    return this.from(this.headroom - n);
+    this.#front = this.from(this.headroom - n);
+    this.#frontN = n;
+    return this.#front;
   }
 }
