@@ -159,15 +159,6 @@ export class Stats {
   /** The counters' values, one slot per name of {@linkcode COUNTERS}. */
   readonly values: Float64Array = new Float64Array(COUNTERS.length);
 
-  /** The counters that are not zero, for logs: `{ rxFrames: 12, ... }`. */
-  nonZero(): Record<string, number> {
-    const out: Record<string, number> = {};
-    COUNTERS.forEach((name, i) => {
-      if (this.values[i] !== 0) out[name] = this.values[i];
-    });
-    return out;
-  }
-
   /** All counters at this moment, a copy: `{ rxFrames: 12, ... }`, in
    * the order of {@linkcode COUNTERS}. */
   snapshot(): Record<Counter, number> {
