@@ -139,3 +139,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...root,
+  name: "-v: a server checks the path MTU when it first hears its peer",
+  fn: () =>
+    withBed({ id: 234, mtu: 1500 }, "tappet-verbose-", async (bed) => {
+      const { a, b } = bed.pair;
+      const [server, client] = await startTappets(bed.pair, bed.dir, { protocol: "current" });
+      bed.procs.push(server, client);
+      await server.waitFor(/peer is/);
+      await server.waitFor(/too big for the path/, 5000);
+      await client.stop("SIGTERM");
+      await server.stop("SIGTERM");
+      // Current format over IPv4 on the veth's 1500-byte path: 1434.
+      const advice = (tap: string) => `'ip link set ${tap} mtu 1434' (path MTU 1500 − 66)`;
+      assert.ok(
+        linesOf(server.text()).some((l) =>
+          l.startsWith(
+            `tappet: warning: the MTU of ${b.tap} (1500) is too big for the path to ${a.underlay}:`,
+          ) &&
+          l.endsWith(advice(b.tap))
+        ),
+        server.text(),
+      );
+      assert.ok(
+        linesOf(client.text()).some((l) =>
+          l.startsWith(
+            `tappet: warning: the MTU of ${a.tap} (1500) is too big for the path to ${b.underlay}:7011`,
+          ) &&
+          l.endsWith(advice(a.tap))
+        ),
+        client.text(),
+      );
+    }),
+});
