@@ -70,13 +70,12 @@ export function tapMtuFor(pathMtu: number, family: 4 | 6, overhead: number): num
   return pathMtu - ipUdpHeader(family) - overhead - ETH_HLEN;
 }
 
-/** The advice for a TAP MTU too big for the path: the command to run and
- * the arithmetic, e.g. "set it with 'ip link set tap0 mtu 1434' (path MTU
- * 1500 − 66)". */
+/** The advice for a TAP MTU too big for the path, e.g. "set the TAP MTU of
+ * tap0 to 1434 (path MTU 1500 − 66)". */
 export function mtuAdvice(iface: string, pathMtu: number, family: 4 | 6, overhead: number): string {
   const less = ipUdpHeader(family) + overhead + ETH_HLEN;
   const mtu = tapMtuFor(pathMtu, family, overhead);
-  return `set it with 'ip link set ${iface} mtu ${mtu}' (path MTU ${pathMtu} − ${less})`;
+  return `set the TAP MTU of ${iface} to ${mtu} (path MTU ${pathMtu} − ${less})`;
 }
 
 /**
@@ -112,7 +111,8 @@ export function mtuWarning(
 ): string | undefined {
   const path = pathMtu(peer, family);
   if (path === undefined || mtu <= tapMtuFor(path, family, overhead)) return undefined;
+  const fix = `'ip link set ${iface} mtu ${tapMtuFor(path, family, overhead)}'`;
   return `the MTU of ${iface} (${mtu}) is too big for the path to ${
     formatHostPort(peer)
-  }: full-size frames will be dropped; ${mtuAdvice(iface, path, family, overhead)}`;
+  }: full-size frames will be dropped; ${mtuAdvice(iface, path, family, overhead)} with ${fix}`;
 }

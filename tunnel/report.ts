@@ -51,7 +51,7 @@ export function tunnelEvents(c: ReportContext): TunnelEvents {
         const less = ipUdpHeader(family) + overhead + 14;
         const advice = mtu === undefined
           ? `set the TAP MTU of ${device} to the path MTU − ${less}`
-          : `the TAP MTU of ${device} is too big: ${mtuAdvice(device, mtu, family, overhead)}`;
+          : mtuAdvice(device, mtu, family, overhead);
         netLog.warn`frame of ${frame} bytes is too big for the path to ${
           formatHostPort(f.to)
         }: ${advice}; dropped`;
