@@ -13,11 +13,11 @@
  *      handshake retries); it says when it is due next.
  *   2. control: the engine's own datagrams (hello, keepalive, handshake
  *      messages, cookie replies, frames kept until a session was ready) go
- *      out one by one with sendmsg, each to its own address.
+ *      out one at a time, each to its own address.
  *   3. TAP → UDP, if the engine takes frames (a server takes none before it
- *      knows its peer; they stay queued in the kernel): up to a batch of 32
- *      frames is read with synchronous read() calls until the TAP is
- *      drained. With offloads (IFF_VNET_HDR) one read can return a TCP
+ *      knows its peer; they stay queued in the kernel): frames are read
+ *      with synchronous read() calls until the TAP is drained (EAGAIN) or
+ *      a batch of 32 is full. With offloads (IFF_VNET_HDR) one read can return a TCP
  *      super-frame of up to 64 KiB: io/offload.ts's TsoSplitter cuts it
  *      into MSS-sized Ethernet frames with their own lengths, sequence
  *      numbers and checksums (and completes a partial checksum), so the
