@@ -37,3 +37,20 @@ export class OsError extends Error {
     this.errno = errno;
   }
 }
+
+/**
+ * A failure already reported on stderr, in the order the user should read
+ * it (the runner says why a running tunnel ended before its stop lines). The
+ * CLI prints nothing more and exits with `exitCode`; `cause` is the error.
+ */
+export class ReportedError extends Error {
+  /** Process exit status. */
+  readonly exitCode: number;
+
+  /** `exitCode` for the process; the reported error as `cause`. */
+  constructor(exitCode: number, options: { cause: unknown }) {
+    super((options.cause as Error)?.message ?? String(options.cause), options);
+    this.name = "ReportedError";
+    this.exitCode = exitCode;
+  }
+}

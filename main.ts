@@ -9,7 +9,7 @@
 
 import denoJson from "./deno.json" with { type: "json" };
 import { cli, type Command } from "./cli/args.ts";
-import { OsError, UserError } from "./errors.ts";
+import { OsError, ReportedError, UserError } from "./errors.ts";
 import { genpsk, keygen } from "./keygen.ts";
 import { log, setupLogging, writeStderr } from "./log.ts";
 import { runTunnel } from "./tunnel/run.ts";
@@ -60,6 +60,7 @@ export async function main(args: readonly string[]): Promise<number> {
 }
 
 function report(e: unknown, verbosity: number): number {
+  if (e instanceof ReportedError) return e.exitCode;
   if (e instanceof UserError) {
     writeStderr(`tappet: ${e.message}`);
     return e.exitCode;

@@ -8,12 +8,17 @@
  * - The protocol core, without I/O: {@linkcode LegacySession} seals and opens
  *   datagrams of the 2014 wire format in place; {@linkcode LegacyNonce} and
  *   {@linkcode LegacyReplay} are its nonce source and replay rule.
- * - The edges: {@linkcode TapDevice} (a {@linkcode FrameDevice}) and
- *   {@linkcode DenoUdpTransport} (a {@linkcode Transport}), with in-memory
- *   fakes for tests.
- * - The packet loop {@linkcode Tunnel}, which drives an {@linkcode Engine}
- *   (a wire format, such as {@linkcode LegacyEngine}), and
- *   {@linkcode runTunnel}, which starts one the way the `tappet` command does.
+ * - The edges: {@linkcode TapDevice} (a {@linkcode FrameDevice}), and two
+ *   {@linkcode Transport}s: {@linkcode FfiUdpTransport}, tappet's own
+ *   batched socket (the default, with a {@linkcode SyncTransport} side), and
+ *   {@linkcode DenoUdpTransport} (Deno's); in-memory fakes for tests
+ *   ({@linkcode FakeDevice}, {@linkcode FakeNetwork}, {@linkcode FakeWaiter}).
+ * - Forwarding: {@linkcode Forwarder}, the synchronous steps over an
+ *   {@linkcode Engine} (a wire format: {@linkcode LegacyEngine},
+ *   {@linkcode CurrentEngine}), driven by {@linkcode PollDriver} (the default
+ *   path, one loop on the main thread) or {@linkcode AsyncDriver};
+ *   {@linkcode Tunnel} picks the driver and owns the edges, and
+ *   {@linkcode runTunnel} starts one the way the `tappet` command does.
  * - Files: {@linkcode keygen}, key files, the nonce file.
  *
  * ```ts
@@ -38,9 +43,10 @@ export {
 } from "./core/legacy.ts";
 export { LegacyNonce, NONCE_BYTES } from "./core/legacy_nonce.ts";
 export { LegacyReplay } from "./core/legacy_replay.ts";
-export { MAX_DATAGRAM, PacketBuffer } from "./core/packet.ts";
-export { Stats } from "./core/stats.ts";
-export { OsError, UserError } from "./errors.ts";
+export { MAX_DATAGRAM, PacketBuffer, type PacketBufferOptions } from "./core/packet.ts";
+export { Arena, ARENA_BYTES, copyBytes } from "./core/arena.ts";
+export { type Counter, COUNTERS, Stats } from "./core/stats.ts";
+export { OsError, ReportedError, UserError } from "./errors.ts";
 export { keygen, type KeyPairFiles } from "./keygen.ts";
 export { formatKeyFile, type KeyKind, parseKeyFile, readKeyFile } from "./io/keyfile.ts";
 export { nextNoncePrefix, takeNoncePrefix } from "./io/noncefile.ts";
@@ -49,15 +55,36 @@ export { type Endpoint, sameEndpoint } from "./core/endpoint.ts";
 export type { SendFailure, SyncTransport, Transport } from "./io/transport.ts";
 export { type BindInfo, DenoUdpTransport } from "./io/udp_deno.ts";
 export { decodeSockaddr, type FfiBindInfo, FfiUdpTransport, SOCKET_BUFFER_BYTES } from "./io/udp_ffi.ts";
-export { FdWaiter, PollSet } from "./io/wait.ts";
-export { type FakeDatagram, FakeDevice, FakeNetwork, FakeTransport } from "./io/fake.ts";
-export { DEFAULT_BATCH, Tunnel, type TunnelEvents, type TunnelOptions } from "./tunnel/loop.ts";
+export { FdWaiter, PollSet, PollWaiter, type Waiter } from "./io/wait.ts";
+export {
+  CALLS_KEPT,
+  type FakeDatagram,
+  FakeDevice,
+  FakeNetwork,
+  FakeTransport,
+  FakeWaiter,
+  type WaitCall,
+} from "./io/fake.ts";
+export {
+  Batch,
+  DEFAULT_BATCH,
+  Forwarder,
+  type ForwarderOptions,
+  RECEIVE_ERROR_PAUSE_MS,
+  type TunnelEvents,
+} from "./tunnel/forwarder.ts";
+export { IDLE_POLL_MS, PARK_MS, PollDriver, YIELD_NS, yieldToEventLoop } from "./tunnel/poll_driver.ts";
+export { AsyncDriver } from "./tunnel/async_driver.ts";
+export { Tunnel, type TunnelInfo, type TunnelOptions, type TunnelStatus } from "./tunnel/loop.ts";
+export { type InterfaceState, interfaceState } from "./tunnel/iface.ts";
 export type { Engine } from "./core/engine.ts";
 export { LEGACY_KEEPALIVE_MS, LegacyEngine, type LegacyEngineOptions } from "./core/legacy_engine.ts";
 export {
   type CommonConfig,
+  type Counted,
   type CurrentConfig,
   type LegacyConfig,
+  type RunHooks,
   runTunnel,
   tapMtuFor,
   type TunnelConfig,

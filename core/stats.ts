@@ -48,19 +48,25 @@ export const COUNTERS = [
   "dropUnknownIndex",
   "dropExpired",
   "dropTxNoSession",
+  "dropUncuttable",
+  "rxJoined",
+  "txGsoDatagrams",
+  "rxGroDatagrams",
 ] as const;
 
 /** One of the counters' names. */
 export type Counter = typeof COUNTERS[number];
 
-/** Counters of one tunnel since start. Field names are stable: logs and the
- * observability interface show them as they are. */
+/** Counters of one tunnel since start. Field names are stable: the `-v`
+ * log at exit shows them as they are (one `name value` line each), and so
+ * will `tappet status` and the metrics built on {@linkcode Stats.snapshot}. */
 export interface Stats {
   /** Datagrams received from the socket, valid or not. */
   rxDatagrams: number;
-  /** Frames written to the TAP device. */
+  /** Frames written to the TAP device (refused ones are dropTapWrite). */
   rxFrames: number;
-  /** Bytes of frames written to the TAP device. */
+  /** Bytes of the frames written to the TAP device (Ethernet header on,
+   * virtio_net_hdr off); refused frames are not counted. */
   rxBytes: number;
   /** Authenticated keepalives received. */
   rxKeepalives: number;
@@ -83,7 +89,8 @@ export interface Stats {
   dropReflected: number;
   /** Ignored: authenticated payload under 32 bytes, not a keepalive. */
   dropRunt: number;
-  /** Dropped: the TAP device refused a frame (e.g. interface down). */
+  /** Dropped: frames the TAP device refused (e.g. interface down); one per
+   * frame, also when the refused write was a super-frame of several. */
   dropTapWrite: number;
   /** Dropped: frame read from the TAP too short to send (< 32 bytes). */
   dropTxRunt: number;
@@ -133,6 +140,18 @@ export interface Stats {
   dropExpired: number;
   /** Dropped: a frame that waited for a session that never came. */
   dropTxNoSession: number;
+  /** Dropped: super-frames read from the TAP (offloads on) that could not
+   * be cut into frames (not TCP over IP). Counted by the TAP device. */
+  dropUncuttable: number;
+  /** Received frames the TAP writer joined into super-frames (GRO towards
+   * the TAP, offloads on). Counted by the TAP device. */
+  rxJoined: number;
+  /** Datagrams sent in UDP GSO groups (one sendmsg for several). Counted by
+   * the socket. */
+  txGsoDatagrams: number;
+  /** Datagrams that arrived joined by UDP GRO and were cut apart. Counted
+   * by the socket. */
+  rxGroDatagrams: number;
 }
 
 /** Counters of one tunnel since start (see the interface of the same name). */
@@ -140,21 +159,24 @@ export class Stats {
   /** The counters' values, one slot per name of {@linkcode COUNTERS}. */
   readonly values: Float64Array = new Float64Array(COUNTERS.length);
 
-  /** The counters that are not zero, for logs: `{ rxFrames: 12, ... }`. */
-  nonZero(): Record<string, number> {
-    const out: Record<string, number> = {};
-    COUNTERS.forEach((name, i) => {
-      if (this.values[i] !== 0) out[name] = this.values[i];
+  /** All counters at this moment, a copy: `{ rxFrames: 12, ... }`, in
+   * the order of {@linkcode COUNTERS}. */
+  snapshot(): Record<Counter, number> {
+    return Object.fromEntries(COUNTERS.map((name, i) => [name, this.values[i]])) as Record<Counter, number>;
+  }
+
+  /** The counters that are not zero as `name value` lines (for the log at
+   * exit), in the order of {@linkcode COUNTERS}. */
+  lines(): string[] {
+    const out: string[] = [];
+    COUNTERS.forEach((name: Counter, i) => {
+      if (this.values[i] !== 0) out.push(`${name} ${this.values[i]}`);
     });
     return out;
   }
 
-  /** All counters, for logs: `{ rxFrames: 12, ... }`. */
-  snapshot(): Record<string, number> {
-    return Object.fromEntries(COUNTERS.map((name, i) => [name, this.values[i]]));
-  }
-
-  /** Sum of the drops of received datagrams. */
+  /** Sum of the drops of received datagrams and of the frames they
+   * carried (the TAP's refusals included). */
   get rxDropped(): number {
     return this.dropTooShort + this.dropTooLong + this.dropBadTag + this.dropReplay + this.dropReflected +
       this.dropRunt +

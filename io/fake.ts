@@ -1,9 +1,13 @@
 /**
- * In-memory stand-ins for the TAP device and the UDP socket, so the packet
- * loop runs in tests without root: a {@linkcode FakeDevice} whose frames the
- * test injects and collects, and a {@linkcode FakeNetwork} that delivers
- * datagrams between {@linkcode FakeTransport}s by address, and lets the test
- * inject, capture, drop or replay them.
+ * In-memory stand-ins for the TAP device and the UDP socket, so both
+ * drivers of the tunnel run in tests without root: a {@linkcode FakeDevice}
+ * whose frames the test injects and collects, a {@linkcode FakeNetwork}
+ * that delivers datagrams between {@linkcode FakeTransport}s by address and
+ * lets the test inject, capture, drop or replay them, and a
+ * {@linkcode FakeWaiter}, the poll driver's fd-less waiting.
+ *
+ * A FakeTransport has both sides: the async one (receive, send) and the
+ * synchronous one (receiveNow, sendNow) the poll driver uses.
  *
  * @module
  */
@@ -12,7 +16,8 @@ import { setImmediate } from "node:timers";
 import type { PacketBuffer } from "../core/packet.ts";
 import type { FrameDevice } from "./tap.ts";
 import type { Endpoint } from "../core/endpoint.ts";
-import type { SendFailure, Transport } from "./transport.ts";
+import type { SendFailure, SyncTransport, Transport } from "./transport.ts";
+import type { Waiter } from "./wait.ts";
 
 /** A FrameDevice backed by two queues. */
 export class FakeDevice implements FrameDevice {
@@ -26,6 +31,8 @@ export class FakeDevice implements FrameDevice {
   #wake: (() => void) | undefined;
   #closed = false;
   #writeWaiters: (() => void)[] = [];
+  /** Called when a frame is injected (a FakeWaiter's park listens). */
+  onInput: () => void = () => {};
 
   /** A device named `name`, with empty queues. */
   constructor(name = "fake0") {
@@ -36,6 +43,7 @@ export class FakeDevice implements FrameDevice {
   inject(frame: Uint8Array): void {
     this.toTunnel.push(frame);
     this.wake();
+    this.onInput();
   }
 
   /** Resolves once at least `count` frames have been written. */
@@ -66,13 +74,13 @@ export class FakeDevice implements FrameDevice {
     bufs: PacketBuffer[],
     lengths: Int32Array,
     count: number,
-    onRefused: (errno: number) => void,
+    onRefused: (errno: number, bytes: number) => void,
   ): number {
     if (this.#closed) throw new Error("write on closed FakeDevice");
     let written = 0;
     for (let i = 0; i < count; i++) {
       if (this.writeErrno !== 0) {
-        onRefused(this.writeErrno);
+        onRefused(this.writeErrno, lengths[i]);
         continue;
       }
       this.written.push(bufs[i].payload.slice(0, lengths[i]));
@@ -153,10 +161,14 @@ export class FakeNetwork {
   }
 }
 
-/** A Transport on a {@linkcode FakeNetwork}. */
-export class FakeTransport implements Transport {
+/** A Transport on a {@linkcode FakeNetwork}, with a synchronous side. */
+export class FakeTransport implements Transport, SyncTransport {
   local: Endpoint;
   readonly batch = 4;
+  /** No fd: the poll driver needs a {@linkcode FakeWaiter} with it. */
+  readonly fd: number = -1;
+  /** Called when a datagram arrives (a FakeWaiter's park listens). */
+  onInput: () => void = () => {};
   readonly #net: FakeNetwork;
   readonly #queue: FakeDatagram[] = [];
   #waiter: (() => void) | undefined;
@@ -188,6 +200,21 @@ export class FakeTransport implements Transport {
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.();
+    this.onInput();
+  }
+
+  /** Datagrams queued for the tunnel. */
+  get queued(): number {
+    return this.#closed ? 0 : this.#queue.length;
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get sync(): SyncTransport {
+    return this;
   }
 
   async receive(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): Promise<number> {
@@ -196,6 +223,11 @@ export class FakeTransport implements Transport {
       if (this.#queue.length > 0 || this.#closed) break;
       await new Promise<void>((r) => (this.#waiter = r));
     }
+    return this.receiveNow(bufs, lengths, from);
+  }
+
+  receiveNow(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): number {
+    if (this.#receiveError !== undefined) throw this.#receiveError;
     if (this.#closed) return 0;
     let n = 0;
     while (n < bufs.length && this.#queue.length > 0) {
@@ -216,6 +248,18 @@ export class FakeTransport implements Transport {
     to: Endpoint,
     onFailure: (f: SendFailure) => void,
   ): Promise<void> {
+    this.sendNow(bufs, lengths, count, to, onFailure);
+    // Resolve on a later turn of the event loop, as a real socket does.
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  sendNow(
+    bufs: PacketBuffer[],
+    lengths: Int32Array,
+    count: number,
+    to: Endpoint,
+    onFailure: (f: SendFailure) => void,
+  ): void {
     for (let i = 0; i < count && !this.#closed; i++) {
       if (this.failWith !== undefined) {
         onFailure({ code: this.failWith, length: lengths[i], to, message: this.failWith });
@@ -223,8 +267,6 @@ export class FakeTransport implements Transport {
       }
       this.#net.inject(this.local, to, bufs[i].bytes.subarray(0, lengths[i]));
     }
-    // Resolve on a later turn of the event loop, as a real socket does.
-    return new Promise((resolve) => setImmediate(resolve));
   }
 
   close(): void {
@@ -236,3 +278,93 @@ export class FakeTransport implements Transport {
     w?.();
   }
 }
+
+/** What a {@linkcode FakeWaiter} was asked, in order, for tests of the poll
+ * driver: `wait` (blocking) or `park`, with the timeout in ms. */
+export interface WaitCall {
+  /** Which call. */
+  readonly kind: "wait" | "park";
+  /** Its timeout, ms. */
+  readonly ms: number;
+  /** Whether the device was watched. */
+  readonly device: boolean;
+  /** How many entries it found ready when it returned. */
+  ready: number;
+}
+
+/**
+ * The poll driver's waiting over a FakeDevice and a FakeTransport, without
+ * fds. `wait` never blocks the thread (two fake tunnels share it): it
+ * returns what is ready, or 0 as if its timeout had passed, and then calls
+ * `advance(ms)` (a fake clock moves on). `park` waits on the event loop for
+ * input or its timeout (real time), then, when nothing came, calls
+ * `advance(ms)` too. Every call is recorded in {@linkcode calls} (the
+ * newest {@linkcode CALLS_KEPT}).
+ */
+export class FakeWaiter implements Waiter {
+  /** The calls, oldest first. */
+  readonly calls: WaitCall[] = [];
+  #device = true;
+  readonly #advance: (ms: number) => void;
+  #parked: (() => void) | undefined;
+
+  /** A waiter on `device` (entry 0) and `transport` (entry 1). */
+  constructor(
+    readonly device: FakeDevice,
+    readonly transport: FakeTransport,
+    advance: (ms: number) => void = () => {},
+  ) {
+    this.#advance = advance;
+    const wake = () => {
+      const p = this.#parked;
+      this.#parked = undefined;
+      p?.();
+    };
+    device.onInput = wake;
+    transport.onInput = wake;
+  }
+
+  watchDevice(on: boolean): void {
+    this.#device = on;
+  }
+
+  /** Entries ready now. */
+  get ready(): number {
+    const d = this.#device && this.device.toTunnel.length > 0 ? 1 : 0;
+    return d + (this.transport.queued > 0 ? 1 : 0);
+  }
+
+  wait(timeoutMs: number): number {
+    const ready = this.ready;
+    this.#record("wait", timeoutMs, ready);
+    if (ready === 0) this.#advance(timeoutMs);
+    return ready;
+  }
+
+  async park(timeoutMs: number): Promise<number> {
+    let ready = this.ready;
+    const call = this.#record("park", timeoutMs, ready);
+    if (ready > 0) return ready;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#parked = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.#parked = undefined;
+    ready = this.ready;
+    call.ready = ready;
+    if (ready === 0) this.#advance(timeoutMs);
+    return ready;
+  }
+
+  #record(kind: "wait" | "park", ms: number, ready: number): WaitCall {
+    const call = { kind, ms, device: this.#device, ready };
+    this.calls.push(call);
+    if (this.calls.length > CALLS_KEPT) this.calls.splice(0, this.calls.length - CALLS_KEPT);
+    return call;
+  }
+}
+
+/** How many calls a {@linkcode FakeWaiter} keeps. */
+export const CALLS_KEPT = 10_000;

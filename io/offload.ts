@@ -22,7 +22,7 @@
  */
 
 import { fold, onesSum } from "./checksum.ts";
-import { allocBytes, copyBytes } from "../core/arena.ts";
+import { type Arena, copyBytes } from "../core/arena.ts";
 
 /** Size of struct virtio_net_hdr without num_buffers. */
 export const VNET_HDR_LEN = 10;
@@ -201,8 +201,8 @@ function pseudoSum(v: DataView, ip: number, ipv6: boolean, length: number, proto
  *   that refuses USO (EINVAL) gets the datagrams one by one from then on.
  */
 export class Coalescer {
-  readonly #buf = allocBytes(VNET_HDR_LEN + SUPER_FRAME_BYTES);
-  readonly #view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+  readonly #buf: Uint8Array<ArrayBuffer>;
+  readonly #view: DataView;
   readonly #write: (bytes: Uint8Array, length: number, frames: number) => number;
   #open = false;
   #udp = false; // the group is UDP, else TCP
@@ -219,16 +219,23 @@ export class Coalescer {
   readonly #members: Uint8Array[] = new Array(64);
   readonly #memberLengths = new Int32Array(64);
   #usoRefused = false;
-  /** Called with the errno of a frame the TAP refused. */
-  onRefused: (errno: number) => void = () => {};
+  /** Called with the errno and the frame bytes of a frame the TAP refused
+   * (a refused super-frame: all its frames' bytes with the first, 0 with
+   * the others). */
+  onRefused: (errno: number, bytes: number) => void = () => {};
 
   /**
    * `write(bytes, length, frames)` puts `bytes[0, length)` (a vnet header and
    * a frame that stands for `frames` frames) to the TAP and returns 0 or the
-   * errno of a refusal; the bytes are reused once it returns.
+   * errno of a refusal; the bytes are reused once it returns. The
+   * super-frame buffer comes from `arena` (the tunnel's, so that copies into
+   * it from received buffers allocate nothing).
    */
-  constructor(write: (bytes: Uint8Array, length: number, frames: number) => number) {
+  constructor(write: (bytes: Uint8Array, length: number, frames: number) => number, arena?: Arena) {
     this.#write = write;
+    this.#buf = arena?.alloc(VNET_HDR_LEN + SUPER_FRAME_BYTES) ??
+      new Uint8Array(VNET_HDR_LEN + SUPER_FRAME_BYTES);
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
   }
 
   /** Frames joined into super-frames so far (for counters). */
@@ -236,12 +243,12 @@ export class Coalescer {
 
   #put(bytes: Uint8Array, length: number, frames: number): void {
     const e = this.#write(bytes, length, frames);
-    if (e !== 0) this.onRefused(e);
+    if (e !== 0) this.onRefused(e, length - VNET_HDR_LEN);
   }
 
   /**
    * Takes the frame of `length` bytes that starts 10 bytes into `vnet` (the
-   * room for its vnet header; see PacketBuffer.vnetFrame), at view offset
+   * room for its vnet header; see PacketBuffer.front), at view offset
    * `frameBase`. A frame that is not joined is written from where it lies,
    * with a zeroed header. `vnet` must stay unchanged until {@linkcode flush}.
    */
@@ -298,7 +305,8 @@ export class Coalescer {
         this.#put(m, VNET_HDR_LEN + this.#memberLengths[i], 1);
       }
     } else {
-      for (let i = 0; i < this.#count; i++) this.onRefused(e);
+      const bytes = this.#len + (this.#count - 1) * this.#hdr; // each frame has the headers
+      for (let i = 0; i < this.#count; i++) this.onRefused(e, i === 0 ? bytes : 0);
     }
   }
 

@@ -28,8 +28,8 @@ import {
   strerror,
 } from "../ffi/libc.ts";
 import { OsError } from "../errors.ts";
-import { type PacketBuffer, RESERVE } from "../core/packet.ts";
-import { allocBytes } from "../core/arena.ts";
+import type { PacketBuffer } from "../core/packet.ts";
+import { Arena } from "../core/arena.ts";
 import { Coalescer, SUPER_FRAME_BYTES, TsoSplitter, VNET_HDR_LEN } from "./offload.ts";
 import { FdWaiter } from "./wait.ts";
 
@@ -71,15 +71,16 @@ export interface FrameDevice {
    * Writes the frames `bufs[i].payload[0, lengths[i])` for i < `count`, in
    * order (with offloads, consecutive TCP segments may be joined). A frame
    * the kernel refuses (EIO while the interface is down, EINVAL for a
-   * malformed one) is reported to `onRefused` with its errno; returns how
-   * many were written. Throws an {@linkcode OsError} when the device itself
-   * fails.
+   * malformed one) is reported to `onRefused` with its errno and its bytes
+   * (a refused super-frame: all its frames' bytes with the first, 0 with
+   * the others); returns how many were written. Throws an
+   * {@linkcode OsError} when the device itself fails.
    */
   writeFrames(
     bufs: PacketBuffer[],
     lengths: Int32Array,
     count: number,
-    onRefused: (errno: number) => void,
+    onRefused: (errno: number, bytes: number) => void,
   ): number;
   /** Resolves when a frame may be readable, or {@linkcode wake} was called,
    * or the device was closed. At most one wait at a time. */
@@ -90,6 +91,10 @@ export interface FrameDevice {
   close(): void;
   /** The device's fd, when it has one: then the loop may poll it itself. */
   readonly fd?: number;
+  /** Bytes the device needs in front of each frame in a PacketBuffer
+   * (`reserve + headroom` at least; see PacketBuffer.front): 10 for a TAP
+   * with offloads (its virtio_net_hdr), else 0 or absent. */
+  readonly frontBytes?: number;
 }
 
 /** Checks an interface name the way the kernel will use it: 1 to 15 bytes,
@@ -113,6 +118,9 @@ function createHint(name: string): string {
 
 /** Options of {@linkcode TapDevice.open}. */
 export interface TapOptions {
+  /** Where the device's buffers come from: the tunnel's arena (default:
+   * buffers of its own; copies between them and the tunnel's allocate). */
+  arena?: Arena;
   /** Ask for TCP segmentation offload (IFF_VNET_HDR, TUNSETOFFLOAD): the
    * kernel passes TCP super-frames both ways (see io/offload.ts). */
   offload?: boolean;
@@ -137,17 +145,21 @@ export class TapDevice implements FrameDevice {
   /** Super-frames that could not be cut (not TCP over IP), dropped. */
   dropUncuttable = 0;
 
-  private constructor(name: string, fd: number, offload: boolean) {
+  private constructor(name: string, fd: number, offload: boolean, arena: Arena | undefined) {
     this.name = name;
     this.#fd = fd;
     this.offload = offload;
+    this.frontBytes = offload ? VNET_HDR_LEN : 0;
     this.#waiter = new FdWaiter(fd);
     if (offload) {
-      this.#super = allocBytes(VNET_HDR_LEN + SUPER_FRAME_BYTES);
+      const a = arena ?? new Arena(2 * (VNET_HDR_LEN + SUPER_FRAME_BYTES + 64));
+      this.#super = a.alloc(VNET_HDR_LEN + SUPER_FRAME_BYTES);
       this.#superView = new DataView(this.#super.buffer, this.#super.byteOffset, this.#super.byteLength);
-      this.#coalescer = new Coalescer((bytes, length, frames) => this.#writeRaw(bytes, length, frames));
+      this.#coalescer = new Coalescer((bytes, length, frames) => this.#writeRaw(bytes, length, frames), a);
     }
   }
+
+  readonly frontBytes: number;
 
   /**
    * Attaches to the existing TAP interface `name`. Throws a one-line
@@ -185,10 +197,10 @@ export class TapDevice implements FrameDevice {
         if (!offload) {
           // Without TSO the vnet header is only in the way: attach again without it.
           closeQuietly(fd);
-          return TapDevice.open(name, { offload: false });
+          return TapDevice.open(name, { ...options, offload: false });
         }
       }
-      return new TapDevice(name, fd, offload);
+      return new TapDevice(name, fd, offload, options.arena);
     } catch (e) {
       closeQuietly(fd);
       throw e;
@@ -222,7 +234,7 @@ export class TapDevice implements FrameDevice {
     while (n < max) {
       if (splitter.remaining > 0) {
         const b = bufs[n];
-        lengths[n++] = splitter.next(b.payload, b.view, RESERVE + b.headroom);
+        lengths[n++] = splitter.next(b.payload, b.view, b.payloadAt);
         continue;
       }
       const r = c.read(this.#fd, src, big(src.length));
@@ -246,13 +258,13 @@ export class TapDevice implements FrameDevice {
     bufs: PacketBuffer[],
     lengths: Int32Array,
     count: number,
-    onRefused: (errno: number) => void,
+    onRefused: (errno: number, bytes: number) => void,
   ): number {
     this.#written = 0;
     if (!this.offload) {
       for (let i = 0; i < count; i++) {
         const e = this.#writeRaw(bufs[i].payload, lengths[i], 1);
-        if (e !== 0) onRefused(e);
+        if (e !== 0) onRefused(e, lengths[i]);
       }
       return this.#written;
     }
@@ -260,7 +272,7 @@ export class TapDevice implements FrameDevice {
     co.onRefused = onRefused;
     for (let i = 0; i < count; i++) {
       const b = bufs[i];
-      co.add(b.vnetFrame, b.view, RESERVE + b.headroom, lengths[i]);
+      co.add(b.front(VNET_HDR_LEN), b.view, b.payloadAt, lengths[i]);
     }
     co.flush();
     return this.#written;

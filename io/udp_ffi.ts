@@ -28,7 +28,7 @@ import { setDontFragment, sockaddr } from "./sockopt.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { SendFailure, SyncTransport, Transport } from "./transport.ts";
 import { FdWaiter } from "./wait.ts";
-import { copyBytes } from "../core/arena.ts";
+import { type Arena, copyBytes } from "../core/arena.ts";
 
 const MMSG = 64;
 const IOV = 16;
@@ -167,6 +167,7 @@ export class FfiUdpTransport implements Transport, SyncTransport {
     batch: number,
     info: FfiBindInfo,
     gro: boolean,
+    arena: Arena | undefined,
   ) {
     this.#fd = fd;
     this.#family = family;
@@ -177,7 +178,7 @@ export class FfiUdpTransport implements Transport, SyncTransport {
     this.#tx = new MsgVec(batch, this.#toName, family === 6 ? 28 : 16);
     this.#gso = gsoVec(this.#tx, this.#toName, family === 6 ? 28 : 16);
     this.#gro = gro;
-    this.#land = gro ? Array.from({ length: LANDING }, () => new PacketBuffer(0)) : [];
+    this.#land = gro ? Array.from({ length: LANDING }, () => new PacketBuffer(0, { arena })) : [];
     this.#landCtrl = new Uint8Array(CMSG_SPACE_U16 * LANDING);
     this.#landCtrlView = new DataView(this.#landCtrl.buffer);
     if (gro) {
@@ -195,9 +196,10 @@ export class FfiUdpTransport implements Transport, SyncTransport {
    * Makes a UDP socket of address family `family` bound to `hostname:port`
    * (port 0: any free port), with large buffers and DF. Throws a one-line
    * {@linkcode UserError} naming the address when binding fails; no fd stays
-   * open then.
+   * open then. The GRO landing buffers come from `arena` (the tunnel's, so
+   * that cutting them into the caller's buffers allocates nothing).
    */
-  static bind(hostname: string, port: number, family: 4 | 6, batch = 64): FfiUdpTransport {
+  static bind(hostname: string, port: number, family: 4 | 6, batch = 64, arena?: Arena): FfiUdpTransport {
     const c = libc();
     const fd = c.socket(family === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0);
     if (fd < 0) throw new UserError(`cannot make a UDP socket: ${strerror(errno())}`);
@@ -229,7 +231,7 @@ export class FfiUdpTransport implements Transport, SyncTransport {
       const info = { fd, dfError, rcvbuf: get(C.SO_RCVBUF), sndbuf: get(C.SO_SNDBUF) };
       int[0] = 1;
       const gro = c.setsockopt(fd, SOL_UDP, UDP_GRO, intBytes, 4) === 0;
-      return new FfiUdpTransport(fd, family, local, batch, info, gro);
+      return new FfiUdpTransport(fd, family, local, batch, info, gro, arena);
     } catch (e) {
       closeQuietly(fd);
       throw e;

@@ -1,8 +1,14 @@
 /**
- * Waiting for a file descriptor without blocking Deno's event loop: a
- * `nonblocking` poll() on the fd and a wake pipe, so that a wait can be cut
- * short. A nonblocking FFI call costs 15 µs to milliseconds, so this is for
- * waiting only, after a synchronous read found nothing (EAGAIN).
+ * Waiting for file descriptors.
+ *
+ * - {@linkcode FdWaiter}: for the async driver, without blocking Deno's
+ *   event loop: a `nonblocking` poll() on the fd and a wake pipe, so that a
+ *   wait can be cut short. A nonblocking FFI call costs 15 µs to
+ *   milliseconds, so this is for waiting only, after a synchronous read
+ *   found nothing (EAGAIN).
+ * - {@linkcode PollWaiter}: the poll driver's {@linkcode Waiter} over the
+ *   TAP's and the socket's fds (tunnel/poll_driver.ts); io/fake.ts has an
+ *   fd-less one for tests.
  *
  * @module
  */
@@ -102,7 +108,7 @@ export class PollSet {
 
   /**
    * Blocks the thread until an fd is readable (or in error) or `timeoutMs`
-   * pass; for the loop that owns the main thread (tunnel/loop.ts). A signal
+   * pass; for the loop that owns the main thread (tunnel/poll_driver.ts). A signal
    * ends the wait early: poll() returns EINTR and is never restarted, so the
    * signal's handler runs as soon as the caller returns to the event loop.
    * Returns the number of ready fds, 0 on timeout, -1 when a signal (or
@@ -129,5 +135,49 @@ export class PollSet {
     for (let i = 1; i < w.length; i += 2) w[i] = C.POLLIN;
     const r = await libc().poll(this.#bytes, this.#count, timeoutMs);
     return r < 0 ? -1 : r;
+  }
+}
+
+/**
+ * How the poll driver (tunnel/poll_driver.ts) waits for the TAP device and
+ * the socket to become readable. Two entries: the device and the socket.
+ */
+export interface Waiter {
+  /** Whether the device is waited for; while it is not (a server that
+   * takes no frames yet), only the socket and the timeout end a wait. */
+  watchDevice(on: boolean): void;
+  /** Blocks the main thread until the device or the socket is readable (or
+   * in error), or `timeoutMs` pass. Returns the number of ready entries, 0
+   * on timeout, -1 when a signal (or another error) ended it. Allocates
+   * nothing. */
+  wait(timeoutMs: number): number;
+  /** Waits like {@linkcode wait} but lets the event loop run meanwhile (and
+   * Deno's runtime park, which is when it reads signals); resolves early
+   * when an entry is readable. No other call until it has resolved. */
+  park(timeoutMs: number): Promise<number>;
+}
+
+/** The {@linkcode Waiter} over a TAP's fd and a socket's fd (both owned by
+ * the caller, who must not close them while a park is pending). */
+export class PollWaiter implements Waiter {
+  readonly #set: PollSet;
+  readonly #deviceFd: number;
+
+  /** A waiter for `deviceFd` (entry 0) and `socketFd` (entry 1). */
+  constructor(deviceFd: number, socketFd: number) {
+    this.#deviceFd = deviceFd;
+    this.#set = new PollSet([deviceFd, socketFd]);
+  }
+
+  watchDevice(on: boolean): void {
+    this.#set.setFd(0, on ? this.#deviceFd : -1);
+  }
+
+  wait(timeoutMs: number): number {
+    return this.#set.wait(timeoutMs);
+  }
+
+  park(timeoutMs: number): Promise<number> {
+    return this.#set.park(timeoutMs);
   }
 }

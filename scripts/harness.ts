@@ -255,10 +255,17 @@ export async function transfer(
   return { sent, received, mbps: (received.bytes * 8) / received.seconds / 1e6 };
 }
 
-/** The counters a tappet run with -v logged at exit (`stopped; counters {...}`,
- * the non-zero ones), every counter present. */
+/** The counters a tappet run with -v logged at exit (a `counters:` line,
+ * then the non-zero ones as `  name value` lines), every counter present. */
 export function counters(log: string): Record<string, number> {
-  const m = [...log.matchAll(/stopped; counters (\{.*\})/g)].at(-1);
-  if (m === undefined) throw new Error(`no counters in the log:\n${log}`);
-  return { ...new Stats().snapshot(), ...JSON.parse(m[1]) };
+  const lines = log.split("\n");
+  const start = lines.findLastIndex((l) => l === "tappet: counters:");
+  if (start < 0) throw new Error(`no counters in the log:\n${log}`);
+  const out: Record<string, number> = { ...new Stats().snapshot() };
+  for (const line of lines.slice(start + 1)) {
+    const m = line.match(/^tappet: {3}(\w+) (\S+)$/);
+    if (m === null) break;
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
 }

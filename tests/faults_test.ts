@@ -187,9 +187,14 @@ for (const [k, format] of FORMATS.entries()) {
         ]);
         assert.notEqual(status, "hung", "tappet noticed within 10 s");
         const lines = client.text().trim().split("\n");
-        assert.match(
-          lines.at(-1)!,
-          /^tappet: interface tp0 went away .* recreate it with 'ip tuntap add tp0 mode tap/,
+        const gone = lines.findIndex((l) =>
+          /^tappet: interface tp0 went away .* recreate it with 'ip tuntap add tp0 mode tap/.test(l)
+        );
+        assert.ok(gone >= 0, "the reason is said");
+        assert.equal(lines.filter((l) => l.includes("went away")).length, 1, "once");
+        assert.ok(
+          gone < lines.findIndex((l) => l.startsWith("tappet: stopped after")),
+          "before the stop lines",
         );
         assert.ok(!client.text().includes("    at "), "no stack trace");
         assert.equal((await client.status).code, 1);

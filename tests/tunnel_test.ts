@@ -1,7 +1,10 @@
 /**
- * The legacy packet loop over in-memory fakes (no root): two tunnels on a
+ * The legacy tunnel over in-memory fakes (no root): two tunnels on a
  * FakeNetwork, frames both ways, the server learning and following its
- * peer, keepalives, and hostile datagrams dropped and counted.
+ * peer, keepalives, and hostile datagrams dropped and counted. Every
+ * scenario runs over both drivers: the poll driver (the default path, here
+ * with the fakes' synchronous side and an fd-less FakeWaiter) and the async
+ * driver.
  */
 
 import { strict as assert } from "node:assert";
@@ -9,7 +12,7 @@ import { HEADROOM, LegacySession } from "../core/legacy.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
 import { monotonicNs } from "../ffi/libc.ts";
 import { PacketBuffer } from "../core/packet.ts";
-import { FakeDevice, FakeNetwork } from "../io/fake.ts";
+import { FakeDevice, FakeNetwork, FakeWaiter } from "../io/fake.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { SendFailure } from "../io/transport.ts";
 import { Tunnel, type TunnelEvents } from "../tunnel/loop.ts";
@@ -36,9 +39,19 @@ class Recorder implements TunnelEvents {
   receiveFailed() {}
 }
 
-function side(net: FakeNetwork, local: Endpoint, prefix: number, peer?: Endpoint, keepaliveMs = 10_000) {
+type Driver = "poll" | "async";
+
+function side(
+  driver: Driver,
+  net: FakeNetwork,
+  local: Endpoint,
+  prefix: number,
+  peer?: Endpoint,
+  keepaliveMs = 10_000,
+) {
   const device = new FakeDevice(peer ? "client0" : "server0");
   const transport = net.bind(local);
+  const waiter = driver === "poll" ? new FakeWaiter(device, transport) : undefined;
   const events = new Recorder();
   const session = new LegacySession(
     hex(K.shared_k),
@@ -47,7 +60,8 @@ function side(net: FakeNetwork, local: Endpoint, prefix: number, peer?: Endpoint
   );
   const engine = new LegacyEngine({ session, peer, now: monotonicNs(), keepaliveMs });
   const stats = engine.stats;
-  const tunnel = new Tunnel({ device, transport, engine, clock: monotonicNs, events });
+  const tunnel = new Tunnel({ device, transport, engine, clock: monotonicNs, events, waiter });
+  assert.equal(tunnel.driver, driver);
   const done = tunnel.run();
   return { device, transport, stats, events, tunnel, done, session };
 }
@@ -64,186 +78,208 @@ const until = async (cond: () => boolean, what: string, ms = 3000) => {
   }
 };
 
-Deno.test("tunnel: hello, frames both ways, server learns the client", async () => {
-  const net = new FakeNetwork();
-  const server = side(net, SERVER, 1);
-  server.device.inject(frame(0)); // queued before the peer is known: must wait
-  const client = side(net, CLIENT, 1, SERVER);
-  try {
-    await until(() => server.events.peers.length === 1, "server to learn its peer");
-    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"]);
-    assert.equal(server.stats.rxKeepalives, 1, "the client's hello is a keepalive");
-    await client.device.waitWritten(1);
-    assert.deepEqual(
-      client.device.written[0],
-      frame(0),
-      "the frame queued before the hello is sent after it",
-    );
-    for (let i = 1; i <= 50; i++) client.device.inject(frame(i, 60 + i));
-    for (let i = 1; i <= 50; i++) server.device.inject(frame(100 + i, 1400));
-    await server.device.waitWritten(50);
-    await client.device.waitWritten(51);
-    for (let i = 1; i <= 50; i++) {
-      assert.deepEqual(server.device.written[i - 1], frame(i, 60 + i));
-      assert.deepEqual(client.device.written[i], frame(100 + i, 1400));
-    }
-    assert.equal(server.stats.rxFrames, 50);
-    assert.equal(client.stats.txFrames, 50);
-    assert.equal(server.stats.dropReplay + client.stats.dropReplay, 0, "in-order traffic is never a replay");
-  } finally {
-    client.tunnel.stop();
-    server.tunnel.stop();
-    await Promise.all([client.done, server.done]);
-  }
-  assert.ok(client.device.closed && server.device.closed, "run() closes the device");
-});
-
-Deno.test("tunnel: junk, replays, reflections and runts are dropped and counted; traffic goes on", async () => {
-  const net = new FakeNetwork();
-  const server = side(net, SERVER, 1);
-  const client = side(net, CLIENT, 2, SERVER);
-  try {
-    client.device.inject(frame(1));
-    await server.device.waitWritten(1);
-    const captured = net.sent.filter((d) => d.from === CLIENT).at(-1)!;
-    const junkFrom = { hostname: "198.18.9.66", port: 666 };
-    net.inject(junkFrom, SERVER, new Uint8Array(0));
-    net.inject(junkFrom, SERVER, new Uint8Array(24));
-    net.inject(junkFrom, SERVER, crypto.getRandomValues(new Uint8Array(200)));
-    const flipped = captured.bytes.slice();
-    flipped[HEADROOM + 3] ^= 1;
-    net.inject(junkFrom, SERVER, flipped);
-    net.inject(junkFrom, SERVER, captured.bytes); // an exact replay
-    client.device.inject(frame(2));
-    await server.device.waitWritten(2);
-    assert.deepEqual(server.device.written[1], frame(2));
-    assert.equal(server.stats.dropTooShort, 2);
-    assert.equal(server.stats.dropBadTag, 2);
-    assert.equal(server.stats.dropReplay, 1);
-    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "junk never moves the peer");
-    // Reflection: the server's own datagram sent back to it, from the
-    // client's address. Recognised by the server's own nonce prefix and
-    // random bytes (PROTOCOL.md §1), before the replay rule.
-    server.device.inject(frame(3));
-    await client.device.waitWritten(1);
-    const own = net.sent.filter((d) => d.from === SERVER).at(-1)!;
-    net.inject(CLIENT, SERVER, own.bytes);
-    client.device.inject(frame(4));
-    await server.device.waitWritten(3);
-    assert.equal(server.stats.dropReflected, 1, "the reflected datagram is recognised as the server's own");
-    assert.equal(server.stats.dropReplay, 1);
-    assert.equal(server.device.written.length, 3);
-    // A runt: authenticated, fresh, but 20 bytes and not a keepalive.
-    const forger = new LegacySession(hex(K.shared_k), new LegacyNonce(3, new Uint8Array(12)));
-    const buf = new PacketBuffer(HEADROOM);
-    const len = forger.seal(buf, 20, monotonicNs());
-    net.inject(CLIENT, SERVER, buf.bytes.subarray(0, len));
-    await until(() => server.stats.dropRunt === 1, "the runt to be counted");
-    assert.equal(server.device.written.length, 3, "a runt never reaches the TAP");
-  } finally {
-    client.tunnel.stop();
-    server.tunnel.stop();
-    await Promise.all([client.done, server.done]);
-  }
-});
-
-Deno.test("tunnel: the server follows a client that changes address (roaming)", async () => {
-  const net = new FakeNetwork();
-  const server = side(net, SERVER, 1);
-  const client = side(net, CLIENT, 1, SERVER);
-  try {
-    client.device.inject(frame(1));
-    await server.device.waitWritten(1);
-    net.rebind(client.transport, { hostname: "198.18.9.7", port: 40001 });
-    client.device.inject(frame(2));
-    await server.device.waitWritten(2);
-    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000", "moved 198.18.9.7:40001"]);
-    server.device.inject(frame(3));
-    await client.device.waitWritten(1);
-    assert.deepEqual(client.device.written[0], frame(3), "replies go to the new address");
-  } finally {
-    client.tunnel.stop();
-    server.tunnel.stop();
-    await Promise.all([client.done, server.done]);
-  }
-});
-
-Deno.test("tunnel: a keepalive after the silence interval, carrying the largest size received", async () => {
-  const net = new FakeNetwork();
-  const server = side(net, SERVER, 1, undefined, 150);
-  const client = side(net, CLIENT, 1, SERVER, 150);
-  try {
-    client.device.inject(frame(1, 1000));
-    await server.device.waitWritten(1);
-    const before = server.stats.txKeepalives;
-    // Junk does not count as traffic: it must not hold the keepalive back.
-    const junk = setInterval(
-      () => net.inject({ hostname: "198.18.9.66", port: 1 }, SERVER, new Uint8Array(80)),
-      20,
-    );
+for (const driver of ["poll", "async"] as const) {
+  Deno.test(`tunnel (${driver}): hello, frames both ways, server learns the client`, async () => {
+    const net = new FakeNetwork();
+    const server = side(driver, net, SERVER, 1);
+    server.device.inject(frame(0)); // queued before the peer is known: must wait
+    const client = side(driver, net, CLIENT, 1, SERVER);
     try {
-      await until(() => server.stats.txKeepalives > before, "a keepalive from the server", 2000);
+      await until(() => server.events.peers.length === 1, "server to learn its peer");
+      assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"]);
+      assert.equal(server.stats.rxKeepalives, 1, "the client's hello is a keepalive");
+      await client.device.waitWritten(1);
+      assert.deepEqual(
+        client.device.written[0],
+        frame(0),
+        "the frame queued before the hello is sent after it",
+      );
+      for (let i = 1; i <= 50; i++) client.device.inject(frame(i, 60 + i));
+      for (let i = 1; i <= 50; i++) server.device.inject(frame(100 + i, 1400));
+      await server.device.waitWritten(50);
+      await client.device.waitWritten(51);
+      for (let i = 1; i <= 50; i++) {
+        assert.deepEqual(server.device.written[i - 1], frame(i, 60 + i));
+        assert.deepEqual(client.device.written[i], frame(100 + i, 1400));
+      }
+      assert.equal(server.stats.rxFrames, 50);
+      assert.equal(client.stats.txFrames, 50);
+      assert.equal(
+        server.stats.dropReplay + client.stats.dropReplay,
+        0,
+        "in-order traffic is never a replay",
+      );
+      const status = server.tunnel.status();
+      assert.equal(status.running, true);
+      assert.deepEqual(status.peer, CLIENT);
+      assert.deepEqual(status.local, SERVER);
+      assert.equal(status.iface, "server0");
+      assert.equal(status.counters.rxFrames, 50);
+      server.stats.rxFrames++;
+      assert.equal(status.counters.rxFrames, 50, "a status is a copy");
     } finally {
-      clearInterval(junk);
+      client.tunnel.stop();
+      server.tunnel.stop();
+      await Promise.all([client.done, server.done]);
     }
-    await until(() => client.stats.rxKeepalives > 0, "the client to get it");
-    assert.equal(client.session.keepaliveSize, 1000 + 56 - 24, "the largest payload the server received");
-    await until(() => client.stats.txKeepalives > 1, "a keepalive from the client");
-    await until(() => server.stats.rxKeepalives > 1, "the server to get it");
-    // The client only ever got keepalives: its next one reports their size.
-    await until(() => server.session.largestPeerReceived === 3 + 56 - 24, "the client's report", 2000);
-  } finally {
-    client.tunnel.stop();
-    server.tunnel.stop();
-    await Promise.all([client.done, server.done]);
-  }
-});
+    assert.ok(client.device.closed && server.device.closed, "run() closes the device");
+    assert.ok(client.transport.closed && server.transport.closed, "run() closes the socket");
+    assert.equal(server.tunnel.status().running, false);
+  });
 
-Deno.test("tunnel: send failures and TAP write failures drop the frame, not the tunnel", async () => {
-  const net = new FakeNetwork();
-  const server = side(net, SERVER, 1);
-  const client = side(net, CLIENT, 1, SERVER);
-  try {
-    await until(() => server.events.peers.length === 1, "the hello");
-    client.transport.failWith = "EMSGSIZE";
-    client.device.inject(frame(1, 1500));
-    await until(() => client.events.sendFailures.length === 1, "the send failure");
-    assert.equal(client.events.sendFailures[0].code, "EMSGSIZE");
-    assert.equal(client.events.sendFailures[0].length, 1556);
-    assert.equal(client.stats.dropTxError, 1);
-    client.transport.failWith = undefined;
-    server.device.writeErrno = 5; // EIO: interface down
-    client.device.inject(frame(2));
-    await until(() => server.stats.dropTapWrite === 1, "the refused write");
-    server.device.writeErrno = 0;
-    client.device.inject(frame(3));
-    await server.device.waitWritten(1);
-    assert.deepEqual(server.device.written[0], frame(3));
-    assert.deepEqual(server.events.writeErrors, [5]);
-  } finally {
-    client.tunnel.stop();
-    server.tunnel.stop();
-    await Promise.all([client.done, server.done]);
-  }
-});
+  Deno.test(`tunnel (${driver}): junk, replays, reflections and runts are dropped and counted; traffic goes on`, async () => {
+    const net = new FakeNetwork();
+    const server = side(driver, net, SERVER, 1);
+    const client = side(driver, net, CLIENT, 2, SERVER);
+    try {
+      client.device.inject(frame(1));
+      await server.device.waitWritten(1);
+      const captured = net.sent.filter((d) => d.from === CLIENT).at(-1)!;
+      const junkFrom = { hostname: "198.18.9.66", port: 666 };
+      net.inject(junkFrom, SERVER, new Uint8Array(0));
+      net.inject(junkFrom, SERVER, new Uint8Array(24));
+      net.inject(junkFrom, SERVER, crypto.getRandomValues(new Uint8Array(200)));
+      const flipped = captured.bytes.slice();
+      flipped[HEADROOM + 3] ^= 1;
+      net.inject(junkFrom, SERVER, flipped);
+      net.inject(junkFrom, SERVER, captured.bytes); // an exact replay
+      client.device.inject(frame(2));
+      await server.device.waitWritten(2);
+      assert.deepEqual(server.device.written[1], frame(2));
+      assert.equal(server.stats.dropTooShort, 2);
+      assert.equal(server.stats.dropBadTag, 2);
+      assert.equal(server.stats.dropReplay, 1);
+      assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "junk never moves the peer");
+      // Reflection: the server's own datagram sent back to it, from the
+      // client's address. Recognised by the server's own nonce prefix and
+      // random bytes (PROTOCOL.md §1), before the replay rule.
+      server.device.inject(frame(3));
+      await client.device.waitWritten(1);
+      const own = net.sent.filter((d) => d.from === SERVER).at(-1)!;
+      net.inject(CLIENT, SERVER, own.bytes);
+      client.device.inject(frame(4));
+      await server.device.waitWritten(3);
+      assert.equal(server.stats.dropReflected, 1, "the reflected datagram is recognised as the server's own");
+      assert.equal(server.stats.dropReplay, 1);
+      assert.equal(server.device.written.length, 3);
+      // A runt: authenticated, fresh, but 20 bytes and not a keepalive.
+      const forger = new LegacySession(hex(K.shared_k), new LegacyNonce(3, new Uint8Array(12)));
+      const buf = new PacketBuffer(HEADROOM);
+      const len = forger.seal(buf, 20, monotonicNs());
+      net.inject(CLIENT, SERVER, buf.bytes.subarray(0, len));
+      await until(() => server.stats.dropRunt === 1, "the runt to be counted");
+      assert.equal(server.device.written.length, 3, "a runt never reaches the TAP");
+    } finally {
+      client.tunnel.stop();
+      server.tunnel.stop();
+      await Promise.all([client.done, server.done]);
+    }
+  });
 
-Deno.test("tunnel: a failing receive is counted and the tunnel goes on", async () => {
-  const net = new FakeNetwork();
-  const server = side(net, SERVER, 1);
-  const client = side(net, CLIENT, 1, SERVER);
-  try {
-    client.device.inject(frame(1));
-    await server.device.waitWritten(1);
-    server.transport.failReceive(new Error("recvmmsg: Connection refused"));
-    await until(() => server.stats.rxErrors >= 3, "the receive errors to be counted");
-    server.transport.failReceive(undefined);
-    client.device.inject(frame(2));
-    await server.device.waitWritten(2);
-    assert.deepEqual(server.device.written[1], frame(2), "traffic resumes, nothing corrupted");
-    assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "the peer is unchanged");
-  } finally {
-    client.tunnel.stop();
-    server.tunnel.stop();
-    await Promise.all([client.done, server.done]);
-  }
-});
+  Deno.test(`tunnel (${driver}): the server follows a client that changes address (roaming)`, async () => {
+    const net = new FakeNetwork();
+    const server = side(driver, net, SERVER, 1);
+    const client = side(driver, net, CLIENT, 1, SERVER);
+    try {
+      client.device.inject(frame(1));
+      await server.device.waitWritten(1);
+      net.rebind(client.transport, { hostname: "198.18.9.7", port: 40001 });
+      client.device.inject(frame(2));
+      await server.device.waitWritten(2);
+      assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000", "moved 198.18.9.7:40001"]);
+      server.device.inject(frame(3));
+      await client.device.waitWritten(1);
+      assert.deepEqual(client.device.written[0], frame(3), "replies go to the new address");
+    } finally {
+      client.tunnel.stop();
+      server.tunnel.stop();
+      await Promise.all([client.done, server.done]);
+    }
+  });
+
+  Deno.test(`tunnel (${driver}): a keepalive after the silence interval, carrying the largest size received`, async () => {
+    const net = new FakeNetwork();
+    const server = side(driver, net, SERVER, 1, undefined, 150);
+    const client = side(driver, net, CLIENT, 1, SERVER, 150);
+    try {
+      client.device.inject(frame(1, 1000));
+      await server.device.waitWritten(1);
+      const before = server.stats.txKeepalives;
+      // Each side's keepalive restarts the other's silence: which one is
+      // heard is chosen here, one direction at a time, not left to timing.
+      net.filter = (d) => d.from !== CLIENT;
+      // Junk does not count as traffic: it must not hold the keepalive back.
+      const junk = setInterval(
+        () => net.inject({ hostname: "198.18.9.66", port: 1 }, SERVER, new Uint8Array(80)),
+        20,
+      );
+      try {
+        await until(() => server.stats.txKeepalives > before, "a keepalive from the server", 2000);
+      } finally {
+        clearInterval(junk);
+      }
+      await until(() => client.stats.rxKeepalives > 0, "the client to get it");
+      assert.equal(client.session.keepaliveSize, 1000 + 56 - 24, "the largest payload the server received");
+      const heard = server.stats.rxKeepalives;
+      net.filter = (d) => d.from !== SERVER;
+      await until(() => server.stats.rxKeepalives > heard, "a keepalive from the client to reach the server");
+      // The client only ever got keepalives: its next one reports their size.
+      await until(() => server.session.largestPeerReceived === 3 + 56 - 24, "the client's report", 2000);
+    } finally {
+      client.tunnel.stop();
+      server.tunnel.stop();
+      await Promise.all([client.done, server.done]);
+    }
+  });
+
+  Deno.test(`tunnel (${driver}): send failures and TAP write failures drop the frame, not the tunnel`, async () => {
+    const net = new FakeNetwork();
+    const server = side(driver, net, SERVER, 1);
+    const client = side(driver, net, CLIENT, 1, SERVER);
+    try {
+      await until(() => server.events.peers.length === 1, "the hello");
+      client.transport.failWith = "EMSGSIZE";
+      client.device.inject(frame(1, 1500));
+      await until(() => client.events.sendFailures.length === 1, "the send failure");
+      assert.equal(client.events.sendFailures[0].code, "EMSGSIZE");
+      assert.equal(client.events.sendFailures[0].length, 1556);
+      assert.equal(client.stats.dropTxError, 1);
+      client.transport.failWith = undefined;
+      server.device.writeErrno = 5; // EIO: interface down
+      client.device.inject(frame(2));
+      await until(() => server.stats.dropTapWrite === 1, "the refused write");
+      server.device.writeErrno = 0;
+      client.device.inject(frame(3));
+      await server.device.waitWritten(1);
+      assert.deepEqual(server.device.written[0], frame(3));
+      assert.deepEqual(server.events.writeErrors, [5]);
+      assert.equal(server.stats.rxFrames, 1);
+      assert.equal(server.stats.rxBytes, frame(3).length, "the refused frame's bytes are not counted");
+    } finally {
+      client.tunnel.stop();
+      server.tunnel.stop();
+      await Promise.all([client.done, server.done]);
+    }
+  });
+
+  Deno.test(`tunnel (${driver}): a failing receive is counted and the tunnel goes on`, async () => {
+    const net = new FakeNetwork();
+    const server = side(driver, net, SERVER, 1);
+    const client = side(driver, net, CLIENT, 1, SERVER);
+    try {
+      client.device.inject(frame(1));
+      await server.device.waitWritten(1);
+      server.transport.failReceive(new Error("recvmmsg: Connection refused"));
+      await until(() => server.stats.rxErrors >= 3, "the receive errors to be counted");
+      server.transport.failReceive(undefined);
+      client.device.inject(frame(2));
+      await server.device.waitWritten(2);
+      assert.deepEqual(server.device.written[1], frame(2), "traffic resumes, nothing corrupted");
+      assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "the peer is unchanged");
+    } finally {
+      client.tunnel.stop();
+      server.tunnel.stop();
+      await Promise.all([client.done, server.done]);
+    }
+  });
+}

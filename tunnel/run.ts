@@ -4,31 +4,39 @@
  *
  * Order: libsodium, keys, the TAP interface, the socket, and only then the
  * legacy format's nonce prefix, so a start that fails on any check does not
- * burn a prefix. Every fd opened is closed on every error path.
+ * burn a prefix. Every fd opened is closed on every error path. Then the
+ * checks that only warn (the TAP is down, its MTU is too big for the path).
+ *
+ * The runner makes the tunnel's one {@linkcode Stats} and one buffer
+ * {@linkcode Arena} and hands them to the engine, the TAP device, the socket
+ * and the forwarder.
  *
  * @module
  */
 
 import { formatHostPort } from "../core/address.ts";
+import { Arena, ARENA_BYTES } from "../core/arena.ts";
 import { CurrentEngine, TIMERS, type Timers } from "../core/current_engine.ts";
 import type { Engine } from "../core/engine.ts";
 import { LegacyEngine } from "../core/legacy_engine.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
 import { LegacySession } from "../core/legacy.ts";
-import type { Stats } from "../core/stats.ts";
-import { UserError } from "../errors.ts";
+import { Stats } from "../core/stats.ts";
+import { OsError, ReportedError, UserError } from "../errors.ts";
 import { geteuid, monotonicNs, openFds } from "../ffi/libc.ts";
 import { boxBeforenm, constantTimeEqual, memzero, publicKeyOf, randomBytes, sodium } from "../ffi/sodium.ts";
 import { readKeyFile } from "../io/keyfile.ts";
 import { takeNoncePrefix } from "../io/noncefile.ts";
-import { pathMtu } from "../io/sockopt.ts";
-import { type FrameDevice, TapDevice } from "../io/tap.ts";
-import type { Endpoint } from "../core/endpoint.ts";
-import type { SendFailure, Transport } from "../io/transport.ts";
+import { TapDevice, type TapOptions } from "../io/tap.ts";
+import type { Transport } from "../io/transport.ts";
 import { DenoUdpTransport } from "../io/udp_deno.ts";
 import { FfiUdpTransport } from "../io/udp_ffi.ts";
-import { log, netLog } from "../log.ts";
-import { Tunnel, type TunnelEvents } from "./loop.ts";
+import { log, writeStderr } from "../log.ts";
+import { interfaceState, startWarnings } from "./iface.ts";
+import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
+import { logStopped, tunnelEvents } from "./report.ts";
+
+export { tapMtuFor } from "./iface.ts";
 
 /** Settings both wire formats share, as both command-line forms give them. */
 export interface CommonConfig {
@@ -73,19 +81,6 @@ export interface CurrentConfig extends CommonConfig {
 
 /** A tunnel's settings. */
 export type TunnelConfig = LegacyConfig | CurrentConfig;
-
-/** IP + UDP header bytes for an address family. */
-function ipUdpHeader(family: 4 | 6): number {
-  return (family === 6 ? 40 : 20) + 8;
-}
-
-/** The TAP MTU that makes a full frame fit `pathMtu`: the path MTU less the
- * IP and UDP headers, the wire format's `overhead` and the 14-byte Ethernet
- * header. Legacy (56): − 98 over IPv4, − 118 over IPv6. Current (24): − 66
- * and − 86. */
-export function tapMtuFor(pathMtu: number, family: 4 | 6, overhead: number): number {
-  return pathMtu - ipUdpHeader(family) - overhead - 14;
-}
 
 /** Our secret key and the peer's public key, checked against each other.
  * The caller zeroes the secret key. */
@@ -153,48 +148,31 @@ function loadPsk(file: string | undefined): Uint8Array<ArrayBuffer> | undefined 
   return readKeyFile(file, "psk", (m) => log.warn`${m}`);
 }
 
-/** Log lines for what the packet loop reports. */
-function tunnelEvents(device: string, family: 4 | 6, overhead: number): TunnelEvents {
-  return {
-    peerChanged(peer: Endpoint, first: boolean) {
-      if (first) log.info`peer is ${formatHostPort(peer)}`;
-      else log.info`peer moved to ${formatHostPort(peer)}`;
-    },
-    sendFailed(f: SendFailure) {
-      if (f.code === "EMSGSIZE") {
-        const mtu = pathMtu(f.to, family);
-        const frame = f.length - overhead;
-        const less = ipUdpHeader(family) + overhead + 14;
-        const advice = mtu === undefined
-          ? `set the TAP MTU of ${device} to the path MTU − ${less}`
-          : `set the TAP MTU of ${device} to ${tapMtuFor(mtu, family, overhead)} (path MTU ${mtu} − ${less})`;
-        netLog.warn`frame of ${frame} bytes is too big for the path to ${
-          formatHostPort(f.to)
-        }: ${advice}; dropped`;
-      } else if (f.code === "ENETUNREACH") {
-        netLog.debug`network unreachable for ${formatHostPort(f.to)}; frame dropped`;
-      } else {
-        netLog.warn`sending to ${formatHostPort(f.to)} failed (${f.message}); frame dropped`;
-      }
-    },
-    writeFailed(errno: number) {
-      if (errno === 5) {
-        netLog.warn`interface ${device} is down: bring it up with 'ip link set ${device} up'; frame dropped`;
-      } else {
-        netLog.warn`interface ${device} refused a frame (errno ${errno}); dropped`;
-      }
-    },
-    receiveFailed(error: unknown) {
-      netLog.warn`receiving failed (${(error as Error).message}); carrying on`;
-    },
-  };
+/** What the runner hands the TAP device and the socket beside their own
+ * options: the tunnel's counters, for their own drops and offload counts.
+ * (The narrowest interface the runner needs; io/tap.ts and io/udp_ffi.ts
+ * take it as they learn to count into Stats.) */
+export interface Counted {
+  /** The tunnel's one Stats object. */
+  readonly stats: Stats;
+}
+
+/** Ways for the caller to follow a running tunnel. */
+export interface RunHooks {
+  /** Called once the tunnel runs, with a function that returns its state
+   * at the moment it is called (see {@linkcode Tunnel.status}); valid until
+   * runTunnel settles (then `running` is false). For `tappet status` and
+   * metrics. */
+  started?(status: () => TunnelStatus): void;
 }
 
 /**
  * Runs a tunnel until SIGINT or SIGTERM (resolves with its counters) or a
- * fatal error (rejects; a {@linkcode UserError} for what the user can fix).
+ * fatal error (rejects; a {@linkcode UserError} for what the user can fix,
+ * or a {@linkcode ReportedError} when the tunnel failed while running: its
+ * line is then already on stderr, before the stop lines).
  */
-export async function runTunnel(config: TunnelConfig): Promise<Stats> {
+export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Promise<Stats> {
   sodium();
   const keys = loadKeys(config);
   // Signals first: their listener opens an fd of Deno's, before the count.
@@ -206,14 +184,25 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   const fdsBefore = openFds();
+  const startedAt = Date.now();
+  const startNs = monotonicNs();
+  // One Stats and one arena per tunnel, handed to everything that counts
+  // or holds packet buffers.
+  const stats = new Stats();
+  const arena = new Arena(ARENA_BYTES, (n) => {
+    log
+      .warn`the tunnel's buffer arena (${ARENA_BYTES} bytes) is full: a buffer of ${n} bytes comes from the heap, and copies to it allocate per frame`;
+  });
   let psk: Uint8Array<ArrayBuffer> | undefined;
-  let device: FrameDevice | undefined;
+  let device: TapDevice | undefined;
   let transport: Transport | undefined;
   let engine: Engine | undefined;
+  let info: TunnelInfo;
   const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
-    const tap = TapDevice.open(config.iface, { offload: config.offload });
+    const tapOptions: TapOptions & Counted = { offload: config.offload, arena, stats };
+    const tap = TapDevice.open(config.iface, tapOptions);
     device = tap;
     if (config.offload && !tap.offload) {
       log.info`the kernel refused TAP offloads for ${config.iface}; going on without`;
@@ -221,7 +210,7 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
     const bindHost = config.listen ? config.host : config.family === 6 ? "::" : "0.0.0.0";
     const bindPort = config.listen ? config.port : 0;
     const udp = config.transport === "ffi"
-      ? FfiUdpTransport.bind(bindHost, bindPort, config.family)
+      ? FfiUdpTransport.bind(bindHost, bindPort, config.family, undefined, arena)
       : DenoUdpTransport.bind(bindHost, bindPort, config.family);
     transport = udp;
     if (udp.info.dfError !== undefined) log.debug`DF not set on the socket: ${udp.info.dfError}`;
@@ -236,7 +225,7 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
         const random = new Uint8Array(12);
         randomBytes(random);
         const session = new LegacySession(shared, new LegacyNonce(prefix, random));
-        engine = new LegacyEngine({ session, peer, now: monotonicNs() });
+        engine = new LegacyEngine({ session, peer, now: monotonicNs(), stats });
         detail = `legacy format, nonce prefix ${prefix}`;
       } finally {
         memzero(shared);
@@ -251,6 +240,7 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
         wallClock: Date.now,
         persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
         timers: testTimers(),
+        stats,
       });
       detail = `current format${psk ? " with a pre-shared key" : ""}`;
     }
@@ -258,11 +248,21 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
       const hint = `ip tuntap add ${config.iface} mode tap user USER`;
       log.warn`running as root; better: '${hint}' once, then run tappet as USER`;
     }
-    const role = config.listen ? "listening on" : "sending to";
     const where = formatHostPort({ host: config.host, port: config.port });
-    const local = formatHostPort(udp.local);
-    log
-      .info`${role} ${where} from ${local}, interface ${config.iface}, ${detail}, ${config.transport} socket`;
+    const role = config.listen
+      ? `listening on ${where}`
+      : `sending to ${where} from ${formatHostPort(udp.local)}`;
+    log.info`${role}, interface ${config.iface}, ${detail}, ${config.transport} socket`;
+    const state = interfaceState(config.iface);
+    for (const w of startWarnings(config.iface, state, peer, config.family, engine.overhead)) log.warn`${w}`;
+    info = {
+      protocol: config.protocol,
+      transport: config.transport,
+      offload: tap.offload,
+      iface: config.iface,
+      mtu: state?.mtu,
+      startedAt,
+    };
   } catch (e) {
     transport?.close();
     device?.close();
@@ -278,22 +278,58 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
     device,
     transport,
     engine,
+    stats,
+    arena,
     clock: monotonicNs,
-    events: tunnelEvents(config.iface, config.family, engine.overhead),
+    info,
+    events: tunnelEvents({
+      iface: config.iface,
+      family: config.family,
+      overhead: engine.overhead,
+      mtu: info.mtu,
+      listen: config.listen,
+    }),
   });
+  const tap = device;
+  const udp = transport;
+  const status = () => {
+    syncCounters(stats, tap, udp);
+    return tunnel.status();
+  };
   running.tunnel = tunnel;
   if (running.stopAsked) tunnel.stop();
+  hooks.started?.(status);
   try {
     await tunnel.run();
+  } catch (e) {
+    // Said before the stop lines, so that the reason is not buried.
+    if (e instanceof UserError || e instanceof OsError) {
+      writeStderr(`tappet: ${e.message}`);
+      throw new ReportedError(e instanceof UserError ? e.exitCode : 1, { cause: e });
+    }
+    throw e;
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
-    const left = leftOpen(fdsBefore);
-    if (left.length === 0) log.info`stopped; closed every fd it opened`;
-    else log.warn`stopped; fds still open: ${left.join(", ")}`;
-    log.info`stopped; counters ${JSON.stringify(engine.stats.nonZero())}`;
+    syncCounters(stats, tap, udp);
+    logStopped((monotonicNs() - startNs) / 1e9, leftOpen(fdsBefore), stats);
   }
-  return engine.stats;
+  return stats;
+}
+
+/**
+ * Copies the counts the TAP device and the FFI socket keep of their own
+ * (super-frames not cut, frames joined, GSO and GRO datagrams) into the
+ * tunnel's Stats, for a device and a socket that do not yet count into it
+ * (see {@linkcode Counted}). Does nothing for those that do not have them.
+ */
+function syncCounters(stats: Stats, tap: TapDevice, udp: Transport): void {
+  const t = tap as unknown as { dropUncuttable?: unknown; joined?: unknown };
+  if (typeof t.dropUncuttable === "number") stats.dropUncuttable = t.dropUncuttable;
+  if (typeof t.joined === "number") stats.rxJoined = t.joined;
+  const u = udp as unknown as { gsoDatagrams?: unknown; groDatagrams?: unknown };
+  if (typeof u.gsoDatagrams === "number") stats.txGsoDatagrams = u.gsoDatagrams;
+  if (typeof u.groDatagrams === "number") stats.rxGroDatagrams = u.groDatagrams;
 }
 
 /** The fds open now that were not open in `before`, with what they are. */

@@ -1,0 +1,159 @@
+/**
+ * The poll driver: the default path (TAP + FFI socket). Both directions in
+ * one synchronous loop on the main thread (see tunnel/forwarder.ts for the
+ * flow): no promise and no thread hop per packet, a frame is forwarded as
+ * soon as the wait returns.
+ *
+ * When to leave the loop for Deno's event loop (signal handlers, the
+ * runner's timers) is the delicate part, measured with the benchmark:
+ *
+ * - never between a frame and its answer: a frame that just woke the loop
+ *   is forwarded first, and the answer too (the loop goes round again);
+ * - under continuous load, about once a millisecond ({@linkcode YIELD_NS});
+ * - when idle, at most once a millisecond, and a park (a wait on another
+ *   thread, {@linkcode Waiter.park}) at least every
+ *   {@linkcode IDLE_POLL_MS}: Deno's runtime reads its I/O driver, where
+ *   signals arrive, only when it parks or every 61 scheduler ticks, so a
+ *   SIGTERM is handled within that time. A wait that a signal or its
+ *   timeout ended is followed by a park at once.
+ *
+ * The waiting itself is injected ({@linkcode Waiter}: a PollWaiter over
+ * the fds, or a fake in tests), and so is the clock.
+ *
+ * @module
+ */
+
+import { setImmediate } from "node:timers";
+import type { SyncTransport } from "../io/transport.ts";
+import type { Waiter } from "../io/wait.ts";
+import type { Forwarder } from "./forwarder.ts";
+
+/** The longest the loop blocks in one wait, ms: the bound on how late a
+ * signal that the wait did not see is handled (see the module doc). */
+export const IDLE_POLL_MS = 50;
+
+/** Under load the loop returns to the event loop at least this often, ns. */
+export const YIELD_NS = 1e6;
+
+/** How long the loop lets Deno's runtime park, ms; it ends early when a
+ * frame or a datagram arrives. A park of 0 ms does not reliably make the
+ * runtime park (a SIGTERM then waited up to 400 ms). */
+export const PARK_MS = 1;
+
+/** Returns to the event loop (timers, signals, I/O) and back: ~4 µs.
+ * `setTimeout(0)` would cost milliseconds once timers nest. */
+export const yieldToEventLoop = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Runs a {@linkcode Forwarder} over a synchronous socket. */
+export class PollDriver {
+  readonly #fw: Forwarder;
+  readonly #socket: SyncTransport;
+  readonly #waiter: Waiter;
+  readonly #clock: () => number;
+  #stopping = false;
+  #running = false;
+
+  /** A driver for `fw` over `socket`, waiting with `waiter`; `clock` is
+   * CLOCK_MONOTONIC in ns. Owns none of them. */
+  constructor(fw: Forwarder, socket: SyncTransport, waiter: Waiter, clock: () => number) {
+    this.#fw = fw;
+    this.#socket = socket;
+    this.#waiter = waiter;
+    this.#clock = clock;
+  }
+
+  /** True from {@linkcode run} until the loop has ended: meanwhile a park
+   * may have a wait on the socket pending on another thread, so the socket
+   * must not be closed. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Asks the loop to end; it does at its next visit of the event loop (a
+   * signal handler or a timer can only run then). Idempotent. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  /** Forwards until {@linkcode stop}; rejects when the device fails. The
+   * socket and the device are left open: the caller closes them once this
+   * has settled. */
+  async run(): Promise<void> {
+    this.#running = true;
+    try {
+      await this.#loop();
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const fw = this.#fw;
+    const engine = fw.engine;
+    const socket = this.#socket;
+    const waiter = this.#waiter;
+    const clock = this.#clock;
+    const { tx, rx } = fw;
+    // When the loop last came back from the event loop (yield or park), and
+    // when it last parked the runtime, ns; busySince: when it last woke or
+    // came back, so that only continuous work counts as load.
+    let lastVisit = 0;
+    let lastPark = 0;
+    let busySince = 0;
+    while (!this.#stopping) {
+      const now = clock();
+      fw.runTimers(now);
+      while (fw.nextControl(now)) {
+        socket.sendNow(fw.control, fw.controlLength, 1, fw.controlTo!, fw.onSendFailure);
+      }
+      // TAP → UDP
+      const read = fw.sealBatch(now);
+      if (tx.out > 0) socket.sendNow(tx.outBufs, tx.outLengths, tx.out, fw.txTo, fw.onSendFailure);
+      // UDP → TAP
+      let received: number;
+      try {
+        received = socket.receiveNow(rx.bufs, rx.lengths, fw.rxFrom);
+      } catch (e) {
+        await fw.receiveFailed(e);
+        lastVisit = busySince = clock();
+        continue;
+      }
+      if (received > 0) fw.deliver(received, now);
+      if (read === 0 && received === 0 && !engine.hasControl) {
+        // Idle: everything that came has been forwarded, so an event-loop
+        // visit now delays no frame.
+        const idleAt = clock();
+        // The TAP is left out while the engine takes no frames, or the
+        // wait would not block.
+        waiter.watchDevice(engine.acceptsFrames);
+        if (idleAt - lastPark >= IDLE_POLL_MS * 1e6) {
+          await waiter.park(PARK_MS);
+          lastPark = lastVisit = busySince = clock();
+          continue; // something may have come meanwhile
+        }
+        if (idleAt - lastVisit >= YIELD_NS) {
+          await yieldToEventLoop();
+          lastVisit = clock();
+          continue;
+        }
+        // Block until either is readable or the next timer is due.
+        const wait = Math.ceil(Math.min(IDLE_POLL_MS, Math.max(0, (fw.nextTimerAt - idleAt) / 1e6)));
+        if (wait > 0 && waiter.wait(wait) <= 0) {
+          // Nothing came (a timeout, or a signal): let Deno's runtime park
+          // once, which is when it reads its own I/O, signals included.
+          await waiter.park(PARK_MS);
+          lastPark = lastVisit = clock();
+        }
+        busySince = clock();
+        continue; // a frame or a datagram is waiting: forward it at once
+      }
+      // Under continuous load, return to the event loop about once a
+      // millisecond: often enough for signals and timers, rarely enough
+      // that its promise is not per frame.
+      if (now - busySince >= YIELD_NS) {
+        await yieldToEventLoop();
+        busySince = lastVisit = clock();
+      }
+    }
+  }
+}
