@@ -48,6 +48,7 @@ export const COUNTERS = [
   "dropUnknownIndex",
   "dropExpired",
   "dropTxNoSession",
+  "sessionsStarted",
 ] as const;
 
 /** One of the counters' names. */
@@ -107,7 +108,7 @@ export interface Stats {
   hsCookieRecv: number;
   /** Handshakes completed as initiator. */
   handshakes: number;
-  /** Initiations ignored because ours was in flight and wins the tie. */
+  /** Initiations answered while ours was in flight (both sides initiated). */
   hsSimultaneous: number;
   /** Handshakes given up after 90 s without an answer. */
   hsGaveUp: number;
@@ -133,6 +134,9 @@ export interface Stats {
   dropExpired: number;
   /** Dropped: a frame that waited for a session that never came. */
   dropTxNoSession: number;
+  /** Sessions (current format) that started sealing, either role: the
+   * first one and each rekey. */
+  sessionsStarted: number;
 }
 
 /** Counters of one tunnel since start (see the interface of the same name). */
