@@ -82,3 +82,58 @@ Deno.test("current: a responder waits for the confirmation instead of starting a
   assert.deepEqual(a.delivered.at(-1), frame(1), "the waiting frame went out on the confirmed session");
   assert.deepEqual(b.delivered.at(-1), frame(0));
 });
+
+Deno.test("review L6: answering the peer's initiation while ours is pending does not age our next attempt", () => {
+  // (A long dead-peer time: a must complete no handshake of its own meanwhile,
+  // which would hide the bug.)
+  const { net, a, b } = pair({ deadPeerMs: 60_000 });
+  net.flush();
+  assertFlows(net, a, b);
+  net.tick(361_000, 1000); // idle: all keys erased on both sides
+  let dropInitFromA = true;
+  net.policy = (
+    w,
+  ) => (dropInitFromA && w.from === A_ADDR && w.bytes[0] === Type.Initiation ? "drop" : "pass");
+  net.frame(a, frame(1)); // a's attempt starts; its initiation is lost
+  net.frame(b, frame(2)); // b initiates; a answers while its own attempt is pending
+  net.flush();
+  assert.deepEqual(a.delivered.at(-1), frame(2), "b's session carries b's frame");
+  assert.deepEqual(b.delivered.at(-1), frame(1), "and a's waiting frame");
+  dropInitFromA = false;
+  net.tick(90_000, 1000); // a's first attempt began more than 90 s ago
+  // Later the path from a fails: a's dead-peer timer starts a new attempt,
+  // whose first initiation is lost too.
+  const tries = a.stats.hsInitSent;
+  net.policy = (w) =>
+    w.from === A_ADDR && (w.bytes[0] === Type.Data || a.stats.hsInitSent === tries + 1) ? "drop" : "pass";
+  net.frame(a, frame(3));
+  net.tick(60_000, 1000);
+  assert.equal(a.stats.hsInitSent, tries + 1, "the new attempt started");
+  net.policy = () => "pass";
+  net.tick(6000);
+  assert.equal(a.stats.hsGaveUp, 0, "the new attempt did not give up at its first retry");
+  assert.equal(a.stats.hsInitSent, tries + 2, "it retried");
+  assert.ok(a.engine.established);
+  assertFlows(net, a, b, 30);
+});
+
+for (const n of [1, 2, 4]) {
+  Deno.test(`review L10: with --keepalive ${n} no more than ${n} s pass between two datagrams to the peer`, () => {
+    const { net, a, clock } = pair({ deadPeerMs: 60_000 }, { persistentKeepaliveMs: n * 1000 });
+    const times: number[] = [];
+    net.policy = (w: Wire) => {
+      if (w.from === A_ADDR) times.push(clock.now);
+      return "pass";
+    };
+    let k = 0;
+    // Frames from a at irregular times between keepalives, as a user's traffic.
+    runLikeLoop(net, 40_000, (t) => {
+      if (t % 9137 === 0) net.frame(a, frame(k++));
+    });
+    assert.ok(times.length > 40 / n, `${times.length} datagrams`);
+    let worst = 0;
+    for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i] - times[i - 1]);
+    assert.ok(worst <= n * 1000 * MS + 2 * MS, `a gap of ${worst / MS} ms`);
+    assert.ok(worst >= (n * 1000 - 5) * MS, "the keepalive is not sent early either");
+  });
+}
