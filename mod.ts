@@ -52,7 +52,7 @@ export { decodeSockaddr, type FfiBindInfo, FfiUdpTransport, SOCKET_BUFFER_BYTES 
 export { FdWaiter, PollSet } from "./io/wait.ts";
 export { type FakeDatagram, FakeDevice, FakeNetwork, FakeTransport } from "./io/fake.ts";
 export { DEFAULT_BATCH, Tunnel, type TunnelEvents, type TunnelOptions } from "./tunnel/loop.ts";
-export type { Engine } from "./core/engine.ts";
+export type { Engine, SessionInfo } from "./core/engine.ts";
 export { LEGACY_KEEPALIVE_MS, LegacyEngine, type LegacyEngineOptions } from "./core/legacy_engine.ts";
 export {
   type CommonConfig,

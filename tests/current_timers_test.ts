@@ -6,7 +6,7 @@
 
 import { strict as assert } from "node:assert";
 import { Type } from "../core/current_wire.ts";
-import { A_ADDR, assertFlows, B_ADDR, frame, MS, pair, runLikeLoop, S, type Wire } from "./_engine_net.ts";
+import { A_ADDR, assertFlows, frame, MS, pair, runLikeLoop, S, type Wire } from "./_engine_net.ts";
 
 Deno.test("current: an unanswered handshake is given up after 90 s, and keys are erased after 3 × 120 s", () => {
   const { net, a, b } = pair({ rekeyAfterMs: 120_000 });
