@@ -8,12 +8,15 @@
  *   a datagram under it proves the initiator has it (it is then confirmed);
  * - `previous` opens late datagrams of the session before.
  *
+ * - `older`, rarely set, the session before `previous` while the peer may
+ *   still seal under it: it opened a datagram more recently than `previous`
+ *   did (the peer had not yet confirmed `previous` when a rekey came).
+ *
  * Confirmation rule (no tie-break, issue 10): a confirmed session becomes
  * `current` when it is newer (by our clock) than `current`; otherwise it only
- * opens. Of the sessions that leave `current` or `next`, the one the peer
- * sent under most recently stays as `previous`, the other is erased. So when
- * both sides initiated at once, each seals under the session it initiated
- * and opens the other's, and the first rekey leaves one session.
+ * opens, as `previous`. So when both sides initiated at once, each seals
+ * under the session it initiated and opens the other's, and the first rekey
+ * leaves one session. Whatever leaves `current` becomes `previous`.
  *
  * Time: ns, the engine's clock.
  *
@@ -116,10 +119,11 @@ export class TransportKeys {
   }
 }
 
-/** The key slots of one peer (see the module comment). */
+/** The key slots of one peer (see the module comment); only `current` seals. */
 export class Sessions {
   current: TransportKeys | undefined;
   previous: TransportKeys | undefined;
+  older: TransportKeys | undefined;
   next: TransportKeys | undefined;
 
   /** The session our index `index` names, or undefined. */
@@ -127,6 +131,7 @@ export class Sessions {
     if (this.current?.localIndex === index) return this.current;
     if (this.previous?.localIndex === index) return this.previous;
     if (this.next?.localIndex === index) return this.next;
+    if (this.older?.localIndex === index) return this.older;
     return undefined;
   }
 
@@ -155,27 +160,30 @@ export class Sessions {
     const old = this.current;
     if (old === undefined || kp.createdAt >= old.createdAt) {
       this.current = kp;
-      this.#keepPrevious(old);
+      if (old !== undefined) this.#demote(old);
       return true;
     }
-    this.#keepPrevious(kp);
+    this.#demote(kp);
     return false;
   }
 
-  /** Of `candidate` and `previous`, keeps the one the peer sent under last. */
-  #keepPrevious(candidate: TransportKeys | undefined): void {
+  /** `kp` becomes `previous`; the old `previous` stays as `older` only if
+   * the peer sent under it more recently than under `kp`. */
+  #demote(kp: TransportKeys): void {
     const prev = this.previous;
-    if (candidate === undefined) return;
-    if (prev === undefined || candidate.lastOpenedAt >= prev.lastOpenedAt) {
-      prev?.erase();
-      this.previous = candidate;
-    } else {
-      candidate.erase();
-    }
+    this.previous = kp;
+    this.older?.erase();
+    this.older = undefined;
+    if (prev !== undefined && prev.lastOpenedAt > kp.lastOpenedAt) this.older = prev;
+    else prev?.erase();
   }
 
   /** Erases and forgets the sessions older than `maxAge` ns at `now`. */
   expire(now: number, maxAge: number): void {
+    if (this.older !== undefined && now - this.older.createdAt >= maxAge) {
+      this.older.erase();
+      this.older = undefined;
+    }
     if (this.previous !== undefined && now - this.previous.createdAt >= maxAge) {
       this.previous.erase();
       this.previous = undefined;
@@ -195,7 +203,12 @@ export class Sessions {
     this.previous?.erase();
     this.current?.erase();
     this.next?.erase();
-    this.previous = this.current = this.next = undefined;
+    this.older?.erase();
+    this.previous =
+      this.current =
+      this.next =
+      this.older =
+        undefined;
   }
 }
 

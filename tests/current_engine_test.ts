@@ -182,3 +182,27 @@ Deno.test("current: the peer's address follows authenticated datagrams (roaming)
   net.deliver({ from: { hostname: "198.18.7.66", port: 6 }, to: B_ADDR, bytes: new Uint8Array(100).fill(4) });
   assert.deepEqual(b.engine.peer, a.addr, "junk does not move the peer");
 });
+
+Deno.test("current: a rekey while the peer still seals under the session before is not a loss", () => {
+  const { net, a, b } = pair({ rekeyAfterMs: 1000 });
+  net.flush(); // session 1
+  net.tick(1100);
+  net.policy = (w) => (w.from === A_ADDR && w.bytes[0] === Type.Data ? "hold" : "pass");
+  net.frame(a, frame(1)); // under 1, and a rekeys: session 2 (its first datagram held)
+  assert.equal(a.stats.handshakes, 2);
+  net.policy = () => "pass";
+  net.frame(b, frame(2)); // b still seals under 1, which a opens
+  assert.deepEqual(a.delivered.at(-1), frame(2));
+  net.policy = (w) => (w.from === B_ADDR && w.bytes[0] === Type.Data ? "hold" : "pass");
+  net.release(); // a's datagrams arrive: b confirms 2
+  assert.deepEqual(b.delivered.at(-1), frame(1));
+  net.frame(b, frame(3)); // under 2, in flight
+  net.tick(1100);
+  net.frame(a, frame(4)); // a rekeys again: session 3
+  assert.equal(a.stats.handshakes, 3);
+  net.policy = () => "pass";
+  net.release(); // b's frame under 2 arrives after a moved to 3
+  assert.deepEqual(a.delivered.at(-1), frame(3), "session 2 still opens");
+  assert.equal(a.stats.dropUnknownIndex, 0);
+  assertFlows(net, a, b, 10);
+});
