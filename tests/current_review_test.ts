@@ -158,15 +158,20 @@ Deno.test("review L4: after close() no secret buffer and no ephemeral key holds 
     const clock = new Clock();
     const net = new Net(clock);
     const opts = { generateKeyPair: gen, psk, timers: { rekeyAfterMs: 2000 } };
-    const b = net.add(new Side("b", B_ADDR, kb, ka, clock, undefined, opts));
+    // b is always under load: cookies and mac2 on every handshake.
+    const b = net.add(
+      new Side("b", B_ADDR, kb, ka, clock, undefined, { ...opts, timers: { underLoadPerSecond: 0 } }),
+    );
     const a = net.add(new Side("a", A_ADDR, ka, kb, clock, B_ADDR, opts));
     net.flush();
+    net.tick(5500); // the retry carries mac2
     for (let i = 0; i < 8; i++) { // rekeys, retries and a lost response
       net.policy = (w) => (i === 3 && w.bytes[0] === Type.Response ? "drop" : "pass");
       assertFlows(net, a, b, i);
       net.tick(1000, 100);
     }
     assert.ok(a.stats.handshakes >= 3 && ephemerals.length >= 6 && secrets.length > 50);
+    assert.ok(a.stats.hsCookieRecv >= 1, "cookies were used");
     a.engine.close();
     b.engine.close();
     const live = secrets.filter((s) => !isAllZero(s));
