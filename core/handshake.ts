@@ -14,8 +14,8 @@
  *   initiation left, so a forged response costs no more and spoils nothing.
  *
  * Low-order points fail as an all-zero DH output (es for an initiation's
- * ephemeral, ee for a response's). The bytes agree with the generic
- * `HandshakeState` of `noise.ts` for IKpsk2, which the vector tests check.
+ * ephemeral, ee for a response's). tests/handshake_test.ts reproduces with it
+ * the independent vectors of ../shared/vectors/current.json in both roles.
  *
  * Secrets: everything secret lives in `secret.ts` buffers; each function
  * zeroes its temporaries, and the returned states are erased by the caller.
