@@ -4,8 +4,8 @@
  * use: NN, IK, XX and IKpsk2. The primitives are in `noise_crypto.ts`,
  * CipherState and SymmetricState in `noise_state.ts`; this module re-exports
  * them. (The current wire format's own handshake, which orders its work so
- * that an unknown peer costs one DH, is `handshake.ts`; both reproduce the
- * same independent vectors.)
+ * that an unknown peer costs one DH, is `handshake.ts`, built on the same
+ * SymmetricState.)
  *
  * The protocol name is `Noise_<pattern>_25519_ChaChaPoly_BLAKE2b`.
  *
