@@ -12,7 +12,7 @@
  *   nonce, and the mac1 of the message it answers as associated data, so a
  *   reply is bound to one message and cannot be forged without that mac1.
  *
- * Time: `now` is CLOCK_MONOTONIC in ns.
+ * Time: `now` in ns, the engine's clock.
  *
  * @module
  */
@@ -20,6 +20,7 @@
 import { big } from "../ffi/big.ts";
 import { memzero, randomBytes, sodium } from "../ffi/sodium.ts";
 import { blake2b, checkMac, COOKIE, cookieKey, MAC_BYTES, Type, writeMac } from "./current_wire.ts";
+import { secretBytes } from "./secret.ts";
 
 /** How long a cookie secret lives, and a received cookie stays usable. */
 export const COOKIE_REFRESH_MS = 120_000;
@@ -33,7 +34,7 @@ function sourceBytes(source: { hostname: string; port: number }): Uint8Array {
 /** The responder's side: makes cookies, checks mac2, writes cookie replies. */
 export class CookieChecker {
   readonly #key: Uint8Array<ArrayBuffer>;
-  readonly #secret = new Uint8Array(32);
+  readonly #secret = secretBytes(32);
   #secretAt = -Infinity;
 
   /** A checker for the holder of `ourPublic`. */
@@ -49,16 +50,19 @@ export class CookieChecker {
     return this.#secret;
   }
 
-  /** The cookie of `source` now. */
+  /** The cookie of `source` now, in a secret buffer the caller zeroes. */
   cookie(source: { hostname: string; port: number }, now: number): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(MAC_BYTES);
+    const out = secretBytes(MAC_BYTES);
     blake2b(out, sourceBytes(source), this.#currentSecret(now));
     return out;
   }
 
   /** True when `msg` carries at `mac2` a valid mac2 for `source`. */
   checkMac2(msg: Uint8Array, mac2: number, source: { hostname: string; port: number }, now: number): boolean {
-    return checkMac(msg, mac2, this.cookie(source, now));
+    const cookie = this.cookie(source, now);
+    const ok = checkMac(msg, mac2, cookie);
+    memzero(cookie);
+    return ok;
   }
 
   /**
@@ -90,6 +94,7 @@ export class CookieChecker {
       nonce,
       this.#key,
     );
+    memzero(cookie);
     return out;
   }
 
@@ -103,7 +108,7 @@ export class CookieChecker {
 /** The initiator's side: keeps the last cookie and writes mac2. */
 export class CookieJar {
   readonly #key: Uint8Array<ArrayBuffer>;
-  readonly #cookie = new Uint8Array(MAC_BYTES);
+  readonly #cookie = secretBytes(MAC_BYTES);
   #cookieAt = -Infinity;
   readonly #lastMac1 = new Uint8Array(MAC_BYTES);
   #lastIndex = -1;
@@ -130,7 +135,7 @@ export class CookieJar {
   accept(msg: Uint8Array, now: number): boolean {
     if (msg.length !== COOKIE.LENGTH || msg[COOKIE.RECEIVER] !== this.#lastIndex) return false;
     const nonce = msg.subarray(COOKIE.NONCE, COOKIE.NONCE + COOKIE.NONCE_LENGTH);
-    const cookie = new Uint8Array(MAC_BYTES);
+    const cookie = secretBytes(MAC_BYTES);
     const ok = sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(
       cookie,
       null,
@@ -142,10 +147,12 @@ export class CookieJar {
       nonce,
       this.#key,
     ) === 0;
-    if (!ok) return false;
-    this.#cookie.set(cookie);
-    this.#cookieAt = now;
-    return true;
+    if (ok) {
+      this.#cookie.set(cookie);
+      this.#cookieAt = now;
+    }
+    memzero(cookie);
+    return ok;
   }
 
   /** Erases the cookie. */

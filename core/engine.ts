@@ -7,7 +7,9 @@
  * and a fake clock (boringtun's `encapsulate / decapsulate / update_timers`
  * has the same shape).
  *
- * Time: `now` is CLOCK_MONOTONIC in nanoseconds, as a double.
+ * Time: `now` is the tunnel's clock in nanoseconds, as a double: a clock
+ * that keeps counting during suspend (CLOCK_BOOTTIME, as WireGuard's timers
+ * use), so that keys older than their limit in real time are never used.
  *
  * @module
  */
@@ -15,6 +17,20 @@
 import type { PacketBuffer } from "./packet.ts";
 import type { Stats } from "./stats.ts";
 import type { Endpoint } from "./endpoint.ts";
+
+/** What a runner may show of the session (never key material). */
+export interface SessionInfo {
+  /** True when a session can seal now. */
+  readonly established: boolean;
+  /** When the latest session was confirmed (a handshake completed), ns on
+   * the engine's clock; undefined before the first. */
+  readonly latestHandshakeAt: number | undefined;
+  /** How old the session that seals is, ns; undefined without one. */
+  readonly sessionAgeNs: number | undefined;
+  /** Sessions that started sealing since start-up: the first one and each
+   * rekey. A change means a session started (`Stats.sessionsStarted`). */
+  readonly sessionsStarted: number;
+}
 
 /** One tunnel's protocol state. */
 export interface Engine {
@@ -56,7 +72,16 @@ export interface Engine {
   nextControl(buf: PacketBuffer, now: number): number;
   /** Destination of the datagram the last {@linkcode nextControl} wrote. */
   readonly controlTo: Endpoint | undefined;
-  /** Runs the timers. Returns how many ms may pass before the next call. */
+  /** The session's state at `now`, for `-v` logs and `status`; formats
+   * without handshakes (legacy) leave it out. */
+  sessionInfo?(now: number): SessionInfo;
+  /**
+   * Runs the timers. Returns how many ms may pass before the next call: the
+   * time to the engine's nearest deadline (at least 1). A caller that waits
+   * longer delays keepalives and retries by as much; one that calls sooner
+   * does no harm. Sealing a frame or opening a datagram never brings a
+   * deadline nearer, so the returned wait stays valid across them.
+   */
   tick(now: number): number;
   /** Erases all key material. The engine is unusable afterwards. */
   close(): void;

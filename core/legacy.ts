@@ -74,6 +74,7 @@ export class LegacySession {
   readonly #k: Uint8Array<ArrayBuffer>;
   readonly #nonce: LegacyNonce;
   readonly #replay = new LegacyReplay();
+  #closed = false;
   /** Size field of the last keepalive opened. */
   keepaliveSize = 0;
   /** The largest authenticated payload received after the nonce
@@ -98,9 +99,11 @@ export class LegacySession {
   /**
    * Seals the `length`-byte frame at `buf.payload` in place. Returns the
    * datagram length (`length + 56`); the datagram is `buf.bytes[0, n)`.
-   * `nowNs` is CLOCK_MONOTONIC in ns, the nonce's counter.
+   * `nowNs` is the tunnel's clock in ns, the nonce's counter. Throws once
+   * the session is closed (its key is gone: nothing may be sealed).
    */
   seal(buf: PacketBuffer, length: number, nowNs: number): number {
+    if (this.#closed) throw new Error("the legacy session is closed");
     if (buf.headroom !== HEADROOM) throw new RangeError("legacy packets need 56 bytes of headroom");
     if (length > MAX_FRAME) throw new RangeError(`frame of ${length} bytes exceeds ${MAX_FRAME}`);
     const bytes = buf.bytes;
@@ -127,8 +130,11 @@ export class LegacySession {
    * Opens the `length`-byte datagram in `buf.bytes` in place. For
    * {@linkcode Open.Frame} the frame is `buf.payload[0, length − 56)`.
    * Nothing is changed unless the datagram authenticates and is fresh.
+   * Once the session is closed every datagram is {@linkcode Open.BadTag},
+   * without any cryptography (the zeroed key must not open anything).
    */
   open(buf: PacketBuffer, length: number): OpenKind {
+    if (this.#closed) return Open.BadTag;
     if (length > MAX_DATAGRAM) return Open.TooLong;
     if (length < HEADROOM) return Open.TooShort; // includes ≤ 24: no ciphertext
     const bytes = buf.bytes;
@@ -166,8 +172,10 @@ export class LegacySession {
     ) === 0;
   }
 
-  /** Erases the shared key. The session cannot seal or open afterwards. */
+  /** Erases the shared key. Afterwards {@linkcode seal} throws and
+   * {@linkcode open} refuses every datagram. Idempotent. */
   close(): void {
+    this.#closed = true;
     memzero(this.#k);
   }
 }

@@ -12,6 +12,8 @@
  *   datagram, junk included, held the keepalive back);
  * - every accepted datagram moves the peer to its source (roaming).
  *
+ * Time: `now` is the tunnel's clock (`engine.ts`), ns.
+ *
  * @module
  */
 
@@ -30,7 +32,7 @@ export interface LegacyEngineOptions {
   session: LegacySession;
   /** The server's address for a client; undefined for a server. */
   peer?: Endpoint;
-  /** The time of start-up, CLOCK_MONOTONIC ns. */
+  /** The time of start-up, ns (the clock of `engine.ts`). */
   now: number;
   /** Silence before a keepalive, ms; default {@linkcode LEGACY_KEEPALIVE_MS}. */
   keepaliveMs?: number;
@@ -49,6 +51,7 @@ export class LegacyEngine implements Engine {
   #lastActivity: number;
   #helloDue: boolean;
   #keepaliveDue = false;
+  #closed = false;
 
   /** An engine for a client (with `peer`) or a server (without). */
   constructor(options: LegacyEngineOptions) {
@@ -75,7 +78,7 @@ export class LegacyEngine implements Engine {
 
   seal(buf: PacketBuffer, length: number, now: number): number {
     const stats = this.stats;
-    if (this.#peer === undefined) return 0;
+    if (this.#peer === undefined || this.#closed) return 0;
     if (length < MIN_FRAME) {
       stats.dropTxRunt++; // the peer would ignore it
       return 0;
@@ -124,7 +127,7 @@ export class LegacyEngine implements Engine {
   }
 
   get hasControl(): boolean {
-    return this.#peer !== undefined && (this.#helloDue || this.#keepaliveDue);
+    return this.#peer !== undefined && !this.#closed && (this.#helloDue || this.#keepaliveDue);
   }
 
   get controlTo(): Endpoint | undefined {
@@ -148,7 +151,10 @@ export class LegacyEngine implements Engine {
     return Math.max(1, (this.#lastActivity + this.#keepaliveNs - now) / 1e6);
   }
 
+  /** Erases the key; afterwards nothing is sealed (seal returns 0, no
+   * control is due) and every datagram is dropped as not authentic. */
   close(): void {
+    this.#closed = true;
     this.#session.close();
   }
 }

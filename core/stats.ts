@@ -52,6 +52,7 @@ export const COUNTERS = [
   "rxJoined",
   "txGsoDatagrams",
   "rxGroDatagrams",
+  "sessionsStarted",
 ] as const;
 
 /** One of the counters' names. */
@@ -114,7 +115,7 @@ export interface Stats {
   hsCookieRecv: number;
   /** Handshakes completed as initiator. */
   handshakes: number;
-  /** Initiations ignored because ours was in flight and wins the tie. */
+  /** Initiations answered while ours was in flight (both sides initiated). */
   hsSimultaneous: number;
   /** Handshakes given up after 90 s without an answer. */
   hsGaveUp: number;
@@ -152,6 +153,9 @@ export interface Stats {
   /** Datagrams that arrived joined by UDP GRO and were cut apart. Counted
    * by the socket. */
   rxGroDatagrams: number;
+  /** Sessions (current format) that started sealing, either role: the
+   * first one and each rekey. */
+  sessionsStarted: number;
 }
 
 /** Counters of one tunnel since start (see the interface of the same name). */

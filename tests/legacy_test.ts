@@ -5,6 +5,7 @@
 
 import { strict as assert } from "node:assert";
 import { HEADROOM, LegacySession, Open, type OpenKind } from "../core/legacy.ts";
+import { LegacyEngine } from "../core/legacy_engine.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
 import { PacketBuffer } from "../core/packet.ts";
 import { boxBeforenm, publicKeyOf } from "../ffi/sodium.ts";
@@ -198,4 +199,37 @@ Deno.test("legacy: our own datagram reflected back is dropped even when its nonc
   // its datagrams are not recognised, only ordered (PROTOCOL.md §1).
   const earlierA = new LegacySession(k, new LegacyNonce(6, new Uint8Array(12).fill(0xcc)));
   assert.equal(open(a, seal(earlierA, 3_000)), Open.Frame);
+});
+
+Deno.test("legacy: a closed session seals nothing and opens nothing, not even under the zeroed key", () => {
+  const k = hex(K.shared_k);
+  const a = new LegacySession(k, new LegacyNonce(7, new Uint8Array(12)));
+  const b = new LegacySession(k, new LegacyNonce(3, new Uint8Array(12).fill(9)));
+  const zero = new LegacySession(new Uint8Array(32), new LegacyNonce(5, new Uint8Array(12).fill(5)));
+  const buf = new PacketBuffer(HEADROOM);
+  const seal = (s: LegacySession) => {
+    buf.payload.fill(0x42, 0, 64);
+    return buf.bytes.slice(0, s.seal(buf, 64, 1_000));
+  };
+  const fromB = seal(b);
+  const fromZero = seal(zero); // what a zeroed key would accept
+  a.close();
+  a.close(); // twice is harmless
+  assert.throws(() => seal(a), /closed/);
+  assert.throws(() => a.sealKeepalive(buf, 0, 2_000), /closed/);
+  for (const d of [fromB, fromZero]) {
+    buf.bytes.set(d);
+    assert.equal(a.open(buf, d.length), Open.BadTag);
+  }
+});
+
+Deno.test("legacy: a closed engine seals no frame and owes no keepalive", () => {
+  const session = new LegacySession(hex(K.shared_k), new LegacyNonce(7, new Uint8Array(12)));
+  const engine = new LegacyEngine({ session, peer: { hostname: "198.18.0.1", port: 1 }, now: 0 });
+  assert.equal(engine.hasControl, true, "the hello is due");
+  engine.close();
+  assert.equal(engine.hasControl, false);
+  const buf = new PacketBuffer(HEADROOM);
+  assert.equal(engine.seal(buf, 64, 1_000), 0);
+  assert.equal(engine.nextControl(buf, 1_000), 0);
 });
