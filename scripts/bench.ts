@@ -484,7 +484,7 @@ if (import.meta.main) {
   const svg = out.replace(/\.jsonl$/, "") + ".svg";
   const title = `tappet benchmark, ${date}: ${rounds} rounds of ${secs} s, medians`;
   const drawn = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--node-modules-dir=none", `--lock=${CHART_LOCK}`, "-R", "-W", CHART, out, svg, title],
+    args: ["run", "-q", "--node-modules-dir=none", `--lock=${CHART_LOCK}`, "-RW", CHART, out, svg, title],
     stdout: "inherit",
     stderr: "inherit",
   }).output();

@@ -35,7 +35,7 @@ const legacy = (d: string, overrides: Partial<Record<"iface" | "nonce" | "key" |
 Deno.test("errors: usage mistakes give the usage and exit 2", async () => {
   const none = await tappet([]);
   assert.equal(none.code, 2);
-  assert.match(none.lines.join("\n"), /^usage: tappet keygen NAME\n   or: tappet genpsk FILE/);
+  assert.match(none.lines.join("\n"), /^usage: tappet keygen NAME\n {3}or: tappet genpsk FILE/);
   const port = await tappet(["tp0", "n", "a.key", "b.pub", "198.18.0.1", "0"]);
   assert.equal(port.code, 2);
   assert.match(port.lines[0], /port 0 is out of range: give a port from 1 to 65535/);
@@ -59,7 +59,10 @@ Deno.test("errors: key files that are malformed, misplaced or the peer's = ours,
     return `${d}/${name}`;
   };
   const cases: [Partial<Record<"key" | "pub", string>>, RegExp][] = [
-    [{ key: w("empty.key", "") }, /secret key file .*empty\.key is empty: it must hold 64 hex characters/],
+    [
+      { key: w("empty.key", "") },
+      /secret key file .*empty\.key is empty: its first line must be 64 hex characters and a newline/,
+    ],
     [
       { key: w("short.key", KEY.slice(4)) },
       /secret key file .*short\.key holds 60 bytes before its first newline, not 64/,
