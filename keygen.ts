@@ -57,8 +57,8 @@ function cannotCreate(e: unknown, path: string): UserError {
   }
   if (e instanceof Deno.errors.PermissionDenied) {
     return new UserError(
-      `cannot create ${path}: this user may not write in directory ${dir}; choose a NAME in a directory you own, e.g. ~/${
-        path.slice(dir.length + 1) || "NAME"
+      `cannot create ${path}: this user may not write in directory ${dir}; choose one you own, e.g. ~/${
+        path.slice(dir.length + 1).replace(/\.(key|pub)$/, "")
       }`,
       { cause: e },
     );

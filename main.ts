@@ -67,7 +67,7 @@ async function dispatch(command: Command): Promise<void> {
     case "run":
       await runTunnel(tunnelConfigFromArgs(command));
       return;
-      // A `status` subcommand goes here, with its entry in cli/args.ts.
+      // A `status` subcommand is a case here, with its entry in cli/args.ts.
   }
 }
 

@@ -38,7 +38,9 @@ const CHOICES: Record<string, string[]> = {
 const FREE_VALUE = ["--listen", "--connect", "--bind", "--keepalive"];
 
 /** The first words: subcommands, with `status` listed ahead of its arrival. */
-const WORDS = [...Object.keys(SUBCOMMANDS), "status", "help", "completion", "version"];
+const WORDS = [...new Set([...Object.keys(SUBCOMMANDS), "status", "help", "completion", "version"])];
+/** Whether `status` still needs its own case (until it is in SUBCOMMANDS). */
+const STATUS_PENDING = !Object.hasOwn(SUBCOMMANDS, "status");
 const TOPICS = [...Object.keys(SUBCOMMANDS), "legacy", "help", "completion", "version"];
 
 function optionsOf(sub: keyof typeof SUBCOMMANDS): string[] {
@@ -85,8 +87,11 @@ ${Object.entries(CHOICES).map(([o, v]) => `    ${o}) _tappet_words "${v.join(" "
   fi
   case $sub in
 ${subCases.join("\n")}
-    status) _tappet_words "--help" ;;
-    help) (( COMP_CWORD == 2 )) && _tappet_words "${TOPICS.join(" ")}" ;;
+${
+    STATUS_PENDING
+      ? `    status) _tappet_words "--help" ;;\n`
+      : ""
+  }    help) (( COMP_CWORD == 2 )) && _tappet_words "${TOPICS.join(" ")}" ;;
     completion) (( COMP_CWORD == 2 )) && _tappet_words "${SHELLS.join(" ")}" ;;
     version) ;;
     *) if (( COMP_CWORD >= 2 && COMP_CWORD <= 4 )) && [[ $cur != -* ]]; then _tappet_files
@@ -126,8 +131,9 @@ ${Object.entries(CHOICES).map(([o, v]) => `    ${o}) compadd -- ${v.join(" ")}; 
   fi
   case $sub in
 ${subCases.join("\n")}
-    status) compadd -- --help ;;
-    help) (( CURRENT == 3 )) && compadd -- ${TOPICS.join(" ")} ;;
+${STATUS_PENDING ? "    status) compadd -- --help ;;\n" : ""}    help) (( CURRENT == 3 )) && compadd -- ${
+    TOPICS.join(" ")
+  } ;;
     completion) (( CURRENT == 3 )) && compadd -- ${SHELLS.join(" ")} ;;
     version) ;;
     *) if (( CURRENT >= 3 && CURRENT <= 5 )) && [[ $cur != -* ]]; then _files

@@ -94,7 +94,7 @@ Deno.test({
         o,
         1,
         new RegExp(
-          `cannot create ${d}/x\\.key: this user may not write in directory ${d}; choose a NAME in a directory you own, e.g. ~/x`,
+          `cannot create ${d}/x\\.key: this user may not write in directory ${d}; choose one you own, e.g. ~/x$`,
         ),
       );
       assert.equal([...Deno.readDirSync(d)].length, 0, "nothing left behind");
