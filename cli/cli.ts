@@ -25,6 +25,7 @@ export interface CliIo {
 
 const TRY = `Try '${PROGRAM} --help' for more information.`;
 const HELP = new Set(["-h", "--help"]);
+const VERBOSE = /^(-v+|--verbose)$/;
 /** First words that are not in SUBCOMMANDS but are handled here. */
 const META = ["help", "completion", "version"];
 /** The 2014 form's positional arguments. */
@@ -61,7 +62,12 @@ export function closestCommand(word: string): string | undefined {
  * script, 2 after a usage error (on `io.err`, in the forms above). Never
  * exits the process itself.
  */
-export function cli(args: readonly string[], version: string, io: CliIo): Command | number {
+export function cli(rawArgs: readonly string[], version: string, io: CliIo): Command | number {
+  // `tappet -v keygen X` is `tappet keygen -v X`.
+  const lead = rawArgs.findIndex((a) => !VERBOSE.test(a));
+  const args = lead > 0 && isSubcommand(rawArgs[lead])
+    ? [rawArgs[lead], ...rawArgs.slice(0, lead), ...rawArgs.slice(lead + 1)]
+    : rawArgs;
   const usageError = (line: string, usage?: string): number => {
     io.err(`${PROGRAM}: ${line}`);
     if (usage !== undefined) io.err(`usage: ${usage}`);

@@ -176,6 +176,7 @@ Deno.test("cli: the first hour's command lines (issue 12, 4)", () => {
   );
   assert.equal(run(["help", "completion"]).out, completionHelp.out, "help completion = completion --help");
   assert.deepEqual(run(["keygen", "-v", "X"]).r, { cmd: "keygen", name: "X", verbose: 1 });
+  assert.deepEqual(run(["-vv", "keygen", "X"]).r, { cmd: "keygen", name: "X", verbose: 2 });
   // A 2014 command line whose interface looks like a subcommand is still one.
   const legacy = run(["run0", "n", "a.key", "b.pub", "198.18.0.1", "41011"]).r;
   assert.ok(typeof legacy === "object" && legacy.cmd === "legacy" && legacy.iface === "run0");
