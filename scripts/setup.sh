@@ -5,13 +5,14 @@
 # so that running from source downloads nothing, for any user), and the
 # benchmark chart's in Deno's cache (pinned by scripts/chart.lock, so that
 # `deno task check` runs offline).
+# bash-completion, zsh and fish are for the completion scripts and their tests.
 # With --bench, also what `deno task bench` and `deno task soak` run: iperf3,
 # and the tunnels compared with tappet (fastd, OpenVPN). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump)
+APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump bash-completion zsh fish)
 if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=(iperf3 fastd openvpn openssl); fi
 
 have_deno() { command -v deno >/dev/null 2>&1 && deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; }

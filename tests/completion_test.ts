@@ -106,17 +106,108 @@ Deno.test({
   },
 });
 
-for (const shell of ["zsh", "fish"] as const) {
-  const found = new Deno.Command("sh", { args: ["-c", `command -v ${shell}`], stdout: "null" }).outputSync();
-  Deno.test({
-    name: `completion (${shell}): the script parses`,
-    ignore: !found.success,
-    fn: async () => {
-      const args = shell === "zsh"
-        ? ["-n", "-c", completionScript("zsh")]
-        : ["-n", "-c", completionScript("fish")];
-      const out = await new Deno.Command(shell, { args, stderr: "piped" }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    },
-  });
+const has = (shell: string) =>
+  new Deno.Command("sh", { args: ["-c", `command -v ${shell}`], stdout: "null" }).outputSync().success;
+
+/** Runs `program` in `shell` (from `cwd`, in netns `ns`); its stdout lines,
+ * sorted. Fails on any stderr. */
+async function shell(name: string, program: string, opts: { ns?: string; cwd?: string } = {}) {
+  const argv = name === "zsh" ? ["zsh", "-f", "-c", program] : ["fish", "--no-config", "-c", program];
+  const out = await new Deno.Command(opts.ns ? "ip" : argv[0], {
+    args: opts.ns ? ["netns", "exec", opts.ns, ...argv] : argv.slice(1),
+    cwd: opts.cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, err);
+  assert.equal(err, "", `${name} printed errors`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").sort();
 }
+
+Deno.test({
+  name: "completion (fish): complete -C gives subcommands, options, values, file names",
+  ignore: !has("fish"),
+  fn: async () => {
+    const d = Deno.makeTempDirSync({ prefix: "tappet-fish-" });
+    try {
+      Deno.writeTextFileSync(`${d}/tappet.fish`, completionScript("fish"));
+      Deno.writeTextFileSync(`${d}/alice.key`, "");
+      const C = async (line: string) =>
+        (await shell("fish", `source ${d}/tappet.fish; complete -C '${line}'`, { cwd: d })).map((l) =>
+          l.split("\t")[0]
+        );
+      const first = await C("tappet ");
+      for (const w of ["keygen", "run", "status", "help", "completion"]) {
+        assert.ok(first.includes(w), `${w}: ${first}`);
+      }
+      assert.deepEqual(await C("tappet run --pe"), ["--peer-key"]);
+      assert.deepEqual(await C("tappet run --protocol "), ["current", "legacy"]);
+      assert.deepEqual(await C("tappet completion "), ["bash", "fish", "zsh"]);
+      assert.deepEqual(await C("tappet run --key al"), ["alice.key"]);
+    } finally {
+      Deno.removeSync(d, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "completion (zsh): _tappet offers the words zsh's compadd and _files are given",
+  ignore: !has("zsh"),
+  fn: async () => {
+    const d = Deno.makeTempDirSync({ prefix: "tappet-zsh-" });
+    try {
+      Deno.writeTextFileSync(`${d}/_tappet`, completionScript("zsh"));
+      // compadd and _files stubbed: zsh filters by prefix itself.
+      const stubs =
+        'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }; _files() { print FILES; }';
+      const Z = (words: string[]) =>
+        shell(
+          "zsh",
+          `${stubs}; source ${d}/_tappet; words=(${
+            words.map((w) => `'${w}'`).join(" ")
+          }); CURRENT=${words.length}; _tappet`,
+        );
+      const first = await Z(["tappet", ""]);
+      for (const w of ["keygen", "run", "status", "help", "completion"]) {
+        assert.ok(first.includes(w), `${w}: ${first}`);
+      }
+      assert.ok((await Z(["tappet", "run", "--pe"])).includes("--peer-key"));
+      assert.deepEqual(await Z(["tappet", "run", "--protocol", ""]), ["current", "legacy"]);
+      for (const opt of ["--key", "--peer-key", "--psk", "--nonce-file", "--config"]) {
+        assert.deepEqual(await Z(["tappet", "run", opt, ""]), ["FILES"], opt);
+      }
+      assert.deepEqual(await Z(["tappet", "completion", ""]), ["bash", "fish", "zsh"]);
+    } finally {
+      Deno.removeSync(d, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "completion (zsh, fish): TAP interfaces for --tap",
+  ignore: !isRoot() || !has("zsh") || !has("fish"),
+  fn: async () => {
+    const ns = `tptcomplz${Deno.pid}`;
+    const d = Deno.makeTempDirSync({ prefix: "tappet-zf-" });
+    await sh(["ip", "netns", "add", ns]);
+    try {
+      await sh(["ip", "-n", ns, "tuntap", "add", "tpz0", "mode", "tap"]);
+      await sh(["ip", "-n", ns, "tuntap", "add", "tunz0", "mode", "tun"]);
+      Deno.writeTextFileSync(`${d}/_tappet`, completionScript("zsh"));
+      Deno.writeTextFileSync(`${d}/tappet.fish`, completionScript("fish"));
+      const stubs = 'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }';
+      const z = await shell(
+        "zsh",
+        `${stubs}; source ${d}/_tappet; words=(tappet run --tap ''); CURRENT=4; _tappet`,
+        { ns },
+      );
+      assert.deepEqual(z, ["tpz0"]);
+      const f = await shell("fish", `source ${d}/tappet.fish; complete -C 'tappet run --tap '`, { ns });
+      assert.deepEqual(f.map((l) => l.split("\t")[0]), ["tpz0"]);
+    } finally {
+      await sh(["ip", "netns", "del", ns], { allowFail: true });
+      Deno.removeSync(d, { recursive: true });
+    }
+  },
+});

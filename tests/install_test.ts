@@ -62,6 +62,15 @@ Deno.test({
         `bash --norc -c 'source ${bash}; COMP_WORDS=(tappet run --peer); COMP_CWORD=2; _tappet; echo "\${COMPREPLY[@]}"'`;
       const compl = await output(asUser(inst, home, line, ns));
       assert.equal(compl.out.trim(), "--peer-key", compl.err);
+      // bash-completion finds it by itself, where it looks: XDG_DATA_DIRS (PREFIX/share).
+      const loader = "/usr/share/bash-completion/bash_completion";
+      // (setup.sh installs bash-completion; without it, this part is skipped.)
+      if (await Deno.stat(loader).then(() => true, () => false)) {
+        const auto =
+          `env XDG_DATA_DIRS=${inst.prefix}/share:/usr/share bash --norc -c '. ${loader}; _completion_loader tappet; complete -p tappet'`;
+        const found = await output(asUser(inst, home, auto, ns));
+        assert.equal(found.out.trim(), "complete -F _tappet tappet", found.err);
+      }
     } finally {
       await sh(["ip", "netns", "del", ns], { allowFail: true });
       Deno.removeSync(home, { recursive: true });
