@@ -22,7 +22,7 @@ Deno.test({
     try {
       const bin = `${inst.prefix}/bin/tappet`;
       assert.equal(Deno.statSync(bin).mode! & 0o755, 0o755);
-      const version = await output(asUser(inst, home, "tappet --version", ns));
+      const version = await output(asUser(inst, home, "cd / && tappet --version", ns));
       assert.equal(version.out, `tappet ${VERSION}\n`, version.err);
       // From another directory, the user's own files.
       const keygen = await output(
