@@ -9,15 +9,24 @@
  * failed keygen leaves nothing behind (the 2014 keygen leaves an empty
  * NAME.key).
  *
+ * Each file is created with its final mode (`O_CREAT | O_EXCL` with the mode),
+ * never chmod-ed by path afterwards, which would follow a symlink swapped in
+ * between. As with ssh-keygen, the process umask can only make a mode
+ * stricter: under umask 077 `NAME.pub` is 0600.
+ *
  * `tappet genpsk FILE` writes a pre-shared key the same way: 32 random bytes
  * from libsodium as 64 hex characters and a newline, mode 0600.
+ *
+ * `tappet pubkey` reads a secret key file's contents (on stdin) and gives the
+ * public key, as `wg pubkey` does.
  *
  * @module
  */
 
 import { UserError } from "./errors.ts";
-import { boxKeypair, memzero, randomBytes } from "./ffi/sodium.ts";
-import { fileError, formatKeyFile } from "./io/keyfile.ts";
+import { boxKeypair, memzero, publicKeyOf, randomBytes } from "./ffi/sodium.ts";
+import { fileError } from "./io/file_error.ts";
+import { formatKeyFile, KEY_FILE_BYTES, parseKeyFile } from "./io/keyfile.ts";
 
 /** The two files {@linkcode keygen} wrote. */
 export interface KeyPairFiles {
@@ -25,6 +34,36 @@ export interface KeyPairFiles {
   readonly secretKeyFile: string;
   /** `NAME.pub`: the public key, mode 0644. */
   readonly publicKeyFile: string;
+  /** The public key as `NAME.pub` holds it: 64 lowercase hex characters. */
+  readonly publicKeyHex: string;
+}
+
+/** The directory a new file `path` goes in, for messages. */
+function dirOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+}
+
+/** Why `path` cannot be created in its directory, as one line. */
+function cannotCreate(e: unknown, path: string): UserError {
+  const dir = dirOf(path);
+  if (e instanceof Deno.errors.NotFound) {
+    return new UserError(
+      `cannot create ${path}: directory ${dir} does not exist; make it, or choose another NAME`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new UserError(
+      `cannot create ${path}: this user may not write in directory ${dir}; choose one you own, e.g. ~/${
+        path.slice(dir.length + 1).replace(/\.(key|pub)$/, "")
+      }`,
+      { cause: e },
+    );
+  }
+  return fileError(e, `new file ${path}`, `check that directory ${dir} exists`);
 }
 
 function exists(path: string): boolean {
@@ -33,12 +72,12 @@ function exists(path: string): boolean {
     return true;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
-    throw fileError(e, path, "");
+    throw cannotCreate(e, path);
   }
 }
 
-/** Creates `path` (which must not exist) with exactly `mode` and `bytes`,
- * synced to disk. */
+/** Creates `path` (which must not exist) with `mode` (less the umask) and
+ * `bytes`, synced to disk. Closes the file on every path. */
 function writeNew(path: string, bytes: Uint8Array, mode: number): void {
   let file: Deno.FsFile;
   try {
@@ -47,10 +86,9 @@ function writeNew(path: string, bytes: Uint8Array, mode: number): void {
     if (e instanceof Deno.errors.AlreadyExists) {
       throw new UserError(`${path} already exists: refusing to overwrite it; choose another NAME`);
     }
-    throw fileError(e, `key file ${path}`, "check that its directory exists");
+    throw cannotCreate(e, path);
   }
   try {
-    Deno.chmodSync(path, mode); // exactly, whatever the umask
     let off = 0;
     while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
     file.syncSync();
@@ -75,20 +113,37 @@ export function keygen(name: string): KeyPairFiles {
   const { publicKey, secretKey } = boxKeypair();
   const secretText = formatKeyFile(secretKey);
   memzero(secretKey);
+  const publicText = formatKeyFile(publicKey);
   try {
     writeNew(secretKeyFile, secretText, 0o600);
   } finally {
     memzero(secretText);
   }
   try {
-    writeNew(publicKeyFile, formatKeyFile(publicKey), 0o644);
+    writeNew(publicKeyFile, publicText, 0o644);
   } catch (e) {
     try {
       Deno.removeSync(secretKeyFile);
     } catch { /* report the first error */ }
     throw e;
   }
-  return { secretKeyFile, publicKeyFile };
+  const publicKeyHex = new TextDecoder().decode(publicText.subarray(0, KEY_FILE_BYTES - 1));
+  return { secretKeyFile, publicKeyFile, publicKeyHex };
+}
+
+/**
+ * The public key of the secret key file contents `input` (a whole file, or
+ * its first 65 bytes or more), as 64 lowercase hex characters. Zeroes
+ * `input` and every copy of the secret. Throws a one-line
+ * {@linkcode UserError} when `input` is not a key file.
+ */
+export function pubkey(input: Uint8Array): string {
+  const parsed = parseKeyFile(input);
+  memzero(input);
+  if (!parsed.ok) throw new UserError(`the secret key on standard input ${parsed.error}`);
+  const pub = publicKeyOf(parsed.value);
+  memzero(parsed.value);
+  return new TextDecoder().decode(formatKeyFile(pub).subarray(0, KEY_FILE_BYTES - 1));
 }
 
 /** Writes a new pre-shared key to `file` (mode 0600). Throws a one-line

@@ -1,17 +1,20 @@
 /**
- * The tappet command. It only parses the command line, dispatches, and maps
- * a failure to one line on stderr and an exit status: 0 success, 1 a failure
- * the message explains, 2 a usage error, 70 an internal error. No stack
- * traces unless -vv.
+ * The tappet command. It only parses the command line, checks that Deno
+ * granted what the command needs, dispatches, and maps a failure to one line
+ * on stderr and an exit status: 0 success, 1 a failure the message explains,
+ * 2 a usage error, 70 an internal error. No stack traces unless -vv.
  *
  * @module
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import { cli, type Command } from "./cli/args.ts";
+import type { Command } from "./cli/args.ts";
+import { cli } from "./cli/cli.ts";
+import { missingPermission, permissionAdvice } from "./cli/permissions.ts";
 import { OsError, ReportedError, UserError } from "./errors.ts";
-import { genpsk, keygen } from "./keygen.ts";
-import { log, setupLogging, writeStderr } from "./log.ts";
+import { genpsk, keygen, pubkey } from "./keygen.ts";
+import { KEY_FILE_BYTES } from "./io/keyfile.ts";
+import { setupLogging, writeStderr } from "./log.ts";
 import { runTunnel } from "./tunnel/run.ts";
 import { tunnelConfigFromArgs } from "./cli/config.ts";
 
@@ -26,32 +29,62 @@ function writeStdout(text: string): void {
   while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
+/** The first 65 bytes of stdin or fewer (all a key file's reader needs);
+ * the caller zeroes them. */
+function readStdinHead(): Uint8Array {
+  const buf = new Uint8Array(KEY_FILE_BYTES);
+  let got = 0;
+  while (got < buf.length) {
+    const n = Deno.stdin.readSync(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
 async function dispatch(command: Command): Promise<void> {
   switch (command.cmd) {
     case "keygen": {
+      // As ssh-keygen: where each half went, and the public key itself.
       const files = keygen(command.name);
-      log.info`wrote ${files.secretKeyFile} (secret, mode 0600) and ${files.publicKeyFile} (public)`;
+      writeStdout(
+        `Your secret key is in ${files.secretKeyFile} (mode 0600); it never leaves this host.\n` +
+          `Your public key is in ${files.publicKeyFile}; give it to the peer. It is:\n${files.publicKeyHex}`,
+      );
       return;
     }
     case "genpsk": {
       const file = genpsk(command.file);
-      log.info`wrote ${file} (pre-shared key, mode 0600): copy it to the peer and give both --psk ${file}`;
+      writeStdout(
+        `Wrote ${file} (pre-shared key, mode 0600): copy it securely to the peer; give both --psk.`,
+      );
       return;
     }
+    case "pubkey":
+      writeStdout(pubkey(readStdinHead()));
+      return;
     case "legacy":
     case "run":
       await runTunnel(tunnelConfigFromArgs(command));
       return;
+      // A `status` subcommand is a case here, with its entry in cli/args.ts.
   }
 }
 
-/** Runs tappet with `args`; resolves to the process exit status. */
-export async function main(args: readonly string[]): Promise<number> {
+/** Runs tappet with `args`; resolves to the process exit status.
+ * `checkPermissions: false` skips the check of Deno's permissions before
+ * the command starts (for the test that shows each one is needed). */
+export async function main(
+  args: readonly string[],
+  options: { checkPermissions?: boolean } = {},
+): Promise<number> {
   const parsed = cli(args, VERSION, { out: writeStdout, err: writeStderr });
   if (typeof parsed === "number") return parsed;
   const verbosity = "verbose" in parsed ? parsed.verbose : 0;
   setupLogging(verbosity);
   try {
+    const missing = options.checkPermissions === false ? undefined : missingPermission(parsed);
+    if (missing !== undefined) throw new UserError(missing);
     await dispatch(parsed);
     return 0;
   } catch (e) {
@@ -61,14 +94,15 @@ export async function main(args: readonly string[]): Promise<number> {
 
 function report(e: unknown, verbosity: number): number {
   if (e instanceof ReportedError) return e.exitCode;
-  if (e instanceof UserError) {
+  // Whatever wraps it (a load error, a UserError), a refused permission is
+  // said as one, unless the message already names the flag.
+  const advice = permissionAdvice(e);
+  if (e instanceof UserError && (advice === undefined || e.message.includes("--allow-"))) {
     writeStderr(`tappet: ${e.message}`);
     return e.exitCode;
   }
-  if (e instanceof Deno.errors.NotCapable) {
-    writeStderr(
-      `tappet: Deno did not grant a permission (${e.message}); run with --allow-ffi --allow-net --allow-read --allow-write`,
-    );
+  if (advice !== undefined) {
+    writeStderr(`tappet: ${advice}`);
     return 1;
   }
   if (e instanceof OsError) {

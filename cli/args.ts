@@ -7,23 +7,27 @@
  *
  *     tappet keygen NAME
  *     tappet genpsk FILE
+ *     tappet pubkey < NAME.key
  *     tappet run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT
  *                [--protocol current|legacy] [--psk FILE] [--keepalive SECONDS] [--nonce-file FILE]
+ *                [--bind ADDRESS:PORT] [--transport ffi|deno] [--offload on|off] [-v]
  *     tappet IFACE NONCEFILE OURKEY THEIRPUB ADDRESS PORT [-l]      (the 2014 command line)
- *     tappet help [COMMAND] | tappet completion SHELL | --help | --version
+ *
+ * The first word picks the form, so a subcommand's mistakes are reported
+ * against that subcommand only. Help, version, completion and misspelt
+ * subcommands are handled before this, in `cli/main.ts`.
  *
  * @module
  */
 
-import { runParser } from "@optique/core/facade";
 import { merge, object, or } from "@optique/core/constructs";
-import { formatMessage, type Message, message, optionName, text } from "@optique/core/message";
+import { formatMessage, message, optionName, text } from "@optique/core/message";
 import { map, multiple, optional, withDefault } from "@optique/core/modifiers";
-import { type InferValue, parseDetailed } from "@optique/core/parser";
-import { argument, command, constant, flag, option } from "@optique/core/primitives";
+import { type InferValue, parseDetailed, type Parser } from "@optique/core/parser";
+import { argument, constant, flag, option } from "@optique/core/primitives";
 import { choice, integer, string, type ValueParser, type ValueParserResult } from "@optique/core/valueparser";
-import { formatUsage } from "@optique/core/usage";
-import { type HostPort, type Parsed, parseHostPort, parseIp, parsePort } from "../core/address.ts";
+import { type HostPort, parseHostPort, parseIp, parsePort } from "../core/address.ts";
+import type { Parsed } from "../core/parsed.ts";
 
 /** The program's name in help and messages. */
 export const PROGRAM = "tappet";
@@ -70,35 +74,23 @@ const verbosity = map(
   (flags) => flags.length,
 );
 
-const keygenCommand = command(
-  "keygen",
-  object({
-    cmd: constant("keygen"),
-    name: argument(string({ metavar: "NAME" }), {
-      description: message`Write the secret key to NAME.key (mode 0600) and the public key to NAME.pub.`,
-    }),
+const keygenForm = object({
+  cmd: constant("keygen"),
+  name: argument(string({ metavar: "NAME" }), {
+    description: message`Write the secret key to NAME.key (mode 0600) and the public key to NAME.pub.`,
   }),
-  {
-    brief: message`Make a key pair: NAME.key and NAME.pub.`,
-    description:
-      message`Make an X25519 key pair with libsodium. Neither file may exist already. Give NAME.pub to the peer; keep NAME.key secret.`,
-  },
-);
+  verbose: verbosity,
+});
 
-const genpskCommand = command(
-  "genpsk",
-  object({
-    cmd: constant("genpsk"),
-    file: argument(string({ metavar: "FILE" }), {
-      description: message`Write a new pre-shared key to FILE (mode 0600); FILE must not exist.`,
-    }),
+const genpskForm = object({
+  cmd: constant("genpsk"),
+  file: argument(string({ metavar: "FILE" }), {
+    description: message`Write a new pre-shared key to FILE (mode 0600); FILE must not exist.`,
   }),
-  {
-    brief: message`Make a pre-shared key file for --psk.`,
-    description:
-      message`Make 32 random bytes with libsodium, written as 64 hex characters and a newline. Both peers use the same file with --psk; it adds a secret that a future quantum computer cannot derive from the public keys.`,
-  },
-);
+  verbose: verbosity,
+});
+
+const pubkeyForm = object({ cmd: constant("pubkey"), verbose: verbosity });
 
 const role = or(
   object({
@@ -117,69 +109,67 @@ const role = or(
   { errors: { noMatch: message`give one of ${optionName("--listen")} or ${optionName("--connect")}` } },
 );
 
-const runCommand = command(
-  "run",
-  merge(
-    object({
-      cmd: constant("run"),
-      tap: option("--tap", string({ metavar: "IFACE" }), {
-        description:
-          message`The TAP interface to attach to; create it first with 'ip tuntap add IFACE mode tap user USER'.`,
-      }),
-      key: option("--key", string({ metavar: "FILE" }), {
-        description: message`Our secret key file (NAME.key from 'tappet keygen').`,
-      }),
-      peerKey: option("--peer-key", string({ metavar: "FILE" }), {
-        description: message`The peer's public key file (its NAME.pub).`,
-      }),
-      protocol: withDefault(
-        option("--protocol", choice(["current", "legacy"] as const, { metavar: "FORMAT" }), {
-          description:
-            message`The wire format: current (the default: a Noise handshake, forward secrecy, 24 bytes per frame) or legacy (the 2014 tappet's, to tunnel with one).`,
-        }),
-        "current" as const,
-      ),
-      transport: withDefault(
-        option("--transport", choice(["ffi", "deno"] as const, { metavar: "SOCKET" }), {
-          description:
-            message`The UDP socket: ffi (the default: tappet's own, batched with recvmmsg/sendmmsg, faster) or deno (Deno.listenDatagram).`,
-        }),
-        "ffi" as const,
-      ),
-      offload: withDefault(
-        option("--offload", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
-          description:
-            message`TCP segmentation offload between the TAP and tappet (on by default): the kernel hands over TCP super-frames, which tappet cuts into frames before sealing, and joins received segments back.`,
-        }),
-        "on" as const,
-      ),
-      nonceFile: optional(
-        option("--nonce-file", string({ metavar: "FILE" }), {
-          description:
-            message`Legacy format only, and required there: the nonce file, 4 bytes incremented at each start (make it with 'dd if=/dev/zero of=FILE bs=1 count=4').`,
-        }),
-      ),
-      psk: optional(
-        option("--psk", string({ metavar: "FILE" }), {
-          description:
-            message`Current format only: a pre-shared key file from 'tappet genpsk', the same on both peers.`,
-        }),
-      ),
-      keepalive: optional(
-        option("--keepalive", integer({ min: 1, max: 3600, metavar: "SECONDS" }), {
-          description:
-            message`Current format only: send a keepalive at least every SECONDS, to keep a NAT mapping open (25 is usual).`,
-        }),
-      ),
-      verbose: verbosity,
+const runForm = merge(
+  object({
+    cmd: constant("run"),
+    tap: option("--tap", string({ metavar: "IFACE" }), {
+      description:
+        message`The TAP interface to attach to; create it first with 'ip tuntap add IFACE mode tap user USER'.`,
     }),
-    role,
-  ),
-  {
-    brief: message`Run a tunnel, with named options.`,
-    description:
-      message`Run a tunnel between the TAP interface and one peer. An IPv6 address goes in brackets: [2001:db8::1]:1011.`,
-  },
+    key: option("--key", string({ metavar: "FILE" }), {
+      description: message`Our secret key file (NAME.key from 'tappet keygen').`,
+    }),
+    peerKey: option("--peer-key", string({ metavar: "FILE" }), {
+      description: message`The peer's public key file (its NAME.pub).`,
+    }),
+    protocol: withDefault(
+      option("--protocol", choice(["current", "legacy"] as const, { metavar: "FORMAT" }), {
+        description:
+          message`The wire format: current (the default: a Noise handshake, forward secrecy, 24 bytes per frame) or legacy (the 2014 tappet's, to tunnel with one).`,
+      }),
+      "current" as const,
+    ),
+    transport: withDefault(
+      option("--transport", choice(["ffi", "deno"] as const, { metavar: "SOCKET" }), {
+        description:
+          message`The UDP socket: ffi (the default: tappet's own, batched with recvmmsg/sendmmsg, faster) or deno (Deno.listenDatagram).`,
+      }),
+      "ffi" as const,
+    ),
+    offload: withDefault(
+      option("--offload", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
+        description:
+          message`TCP segmentation offload between the TAP and tappet (on by default): the kernel hands over TCP super-frames, which tappet cuts into frames before sealing, and joins received segments back.`,
+      }),
+      "on" as const,
+    ),
+    nonceFile: optional(
+      option("--nonce-file", string({ metavar: "FILE" }), {
+        description:
+          message`Legacy format only, and required there: the nonce file, 4 bytes incremented at each start (make it with 'dd if=/dev/zero of=FILE bs=1 count=4').`,
+      }),
+    ),
+    psk: optional(
+      option("--psk", string({ metavar: "FILE" }), {
+        description:
+          message`Current format only: a pre-shared key file from 'tappet genpsk', the same on both peers.`,
+      }),
+    ),
+    keepalive: optional(
+      option("--keepalive", integer({ min: 1, max: 3600, metavar: "SECONDS" }), {
+        description:
+          message`Current format only: send a keepalive at least every SECONDS, to keep a NAT mapping open (25 is usual).`,
+      }),
+    ),
+    bind: optional(
+      option("--bind", hostPort(), {
+        description:
+          message`Client only: send from this local address and port (for a firewall that allows one source port); by default the kernel picks them.`,
+      }),
+    ),
+    verbose: verbosity,
+  }),
+  role,
 );
 
 const legacyForm = object({
@@ -198,101 +188,93 @@ const legacyForm = object({
   verbose: verbosity,
 });
 
-/** The whole command line. */
-export const parser = or(keygenCommand, genpskCommand, runCommand, legacyForm);
+/**
+ * The subcommands, by their first word, each with its own parser (given the
+ * words after the first) and its one usage line. The 2014 form has no first
+ * word of its own: any other first word starts it. A new subcommand (such as
+ * `status`) is one entry here, one in `help.ts`, and a case in main.ts.
+ */
+export const SUBCOMMANDS = {
+  keygen: { parser: keygenForm, usage: `${PROGRAM} keygen NAME` },
+  genpsk: { parser: genpskForm, usage: `${PROGRAM} genpsk FILE` },
+  pubkey: { parser: pubkeyForm, usage: `${PROGRAM} pubkey < NAME.key` },
+  run: {
+    parser: runForm,
+    usage:
+      `${PROGRAM} run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT [options]`,
+  },
+} as const;
+
+/** A subcommand's first word. */
+export type Subcommand = keyof typeof SUBCOMMANDS;
+
+/** The 2014 form, as the one usage line of its own. */
+export const LEGACY_USAGE = `${PROGRAM} IFACE NONCEFILE OURKEY THEIRPUB ADDRESS PORT [-l]`;
+
+/** The 2014 form's parser. */
+export const legacyParser = legacyForm;
 
 /** What a successful parse yields. */
-export type Command = InferValue<typeof parser>;
+export type Command =
+  | InferValue<typeof keygenForm>
+  | InferValue<typeof genpskForm>
+  | InferValue<typeof pubkeyForm>
+  | InferValue<typeof runForm>
+  | InferValue<typeof legacyForm>;
 
-/** A parse that failed: one line saying what is wrong, and a usage line. */
+/** Whether `word` is a subcommand's first word. */
+export function isSubcommand(word: string | undefined): word is Subcommand {
+  return word !== undefined && Object.hasOwn(SUBCOMMANDS, word);
+}
+
+/** A parse that failed. `kind` is "value" for a value that is wrong (a
+ * port, an address: the line says it all), "usage" for an argument that is
+ * missing or unknown (the usage line of the form helps). */
 export interface ParseFailure {
+  readonly kind: "value" | "usage";
+  /** One line, without "tappet: ". */
   readonly error: string;
+  /** The one usage line of the form the arguments are closest to. */
   readonly usage: string;
 }
 
-const ROOT_USAGE = [
-  `${PROGRAM} keygen NAME`,
-  `${PROGRAM} run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT [options]`,
-  `${PROGRAM} IFACE NONCEFILE OURKEY THEIRPUB ADDRESS PORT [-l]`,
-  `${PROGRAM} genpsk FILE`,
-];
+/** A value parser's failure, as Optique reports it: the option or the
+ * metavar, a colon, then our own one-line reason. */
+const VALUE_ERROR = /^(--[a-z-]+|[A-Z][A-Z:]*): /;
 
-function usageFor(commandPath: readonly string[], args: readonly string[]): string {
-  if (commandPath[0] === "run" || args[0] === "run") {
-    return formatUsage(PROGRAM, runCommand.usage, { colors: false });
+/** Optique's messages, said as tappet says the rest, on one line. */
+function tidy(raw: string, usage: string): string {
+  const flat = raw.replace(/\s*\n+\s*/g, " ").trim();
+  // A form with one argument: name it from the usage line.
+  if (flat === "Missing required argument.") return `missing ${usage.split(" ").at(-1)}`;
+  let m = /^Expected an? (\S+), but too few arguments\.$/.exec(flat);
+  if (m) return `missing ${m[1]}`;
+  m = /^Missing option (\S+)\.$/.exec(flat);
+  if (m) return `missing option ${m[1]}`;
+  m = /^Unexpected option or (?:subcommand|argument): (\S+)\.(?: Did you mean (?:one of these\? )?(.*?)\??)?$/
+    .exec(flat);
+  if (m) {
+    return `unknown argument '${m[1]}'` + (m[2] ? `; did you mean ${m[2].split(/,? /).join(" or ")}?` : "");
   }
-  if (commandPath[0] === "keygen" || args[0] === "keygen") return ROOT_USAGE[0];
-  if (commandPath[0] === "genpsk" || args[0] === "genpsk") return ROOT_USAGE[3];
-  return ROOT_USAGE.join("\n   or: ");
+  m = /^.* and (\S+) cannot be used together\.$/.exec(flat);
+  if (m && !m[1].startsWith("-")) return `unexpected argument '${m[1]}'`;
+  m = /^[A-Z][A-Z:]*: (.*)$/.exec(flat); // a positional value: our reason names it already
+  if (m) return m[1];
+  return flat.replace(/\.$/, "");
 }
 
-/** Parses `args` without side effects: the command, or what is wrong. */
+/** Parses `args` without side effects: the command, or what is wrong. Help,
+ * version, completion and misspelt subcommands are `cli()`'s, not this. */
 export function parseArgs(
   args: readonly string[],
 ): { ok: true; command: Command } | ({ ok: false } & ParseFailure) {
-  const r = parseDetailed(parser, args);
-  if (r.success) return { ok: true, command: r.value };
-  return {
-    ok: false,
-    error: formatMessage(r.error, { colors: false, quotes: false }),
-    usage: usageFor(r.commandPath, args),
-  };
-}
-
-/** Output channels for {@linkcode cli}. */
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (line: string) => void;
-}
-
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
-/** `help X` and `completion S` as option forms: the 2014 positional form
- * would otherwise take "help" for an interface name. */
-function rewriteMeta(args: readonly string[]): readonly string[] {
-  if (args[0] === "help") return args.length > 1 ? [...args.slice(1), "--help"] : ["--help"];
-  if (args[0] === "completion") return ["--completion", ...args.slice(1)];
-  return args;
-}
-
-/**
- * Parses the real command line. Returns the command to run, or an exit code
- * when it has already been handled: 0 after help, version or a completion
- * script, 2 after a usage error (one line naming the problem, the usage, and
- * a pointer to --help, on `io.err`). Never exits the process itself.
- */
-export function cli(rawArgs: readonly string[], version: string, io: CliIo): Command | number {
-  const args = rewriteMeta(rawArgs);
-  const exit = (code: number): never => {
-    throw new Exit(code);
-  };
-  try {
-    return runParser(parser, PROGRAM, args, {
-      help: { option: true, command: true, onShow: exit },
-      version: { value: version, option: true, onShow: exit },
-      completion: { command: true, option: true, onShow: exit },
-      brief: message`An encrypted Ethernet tunnel over UDP, between two TAP interfaces.`,
-      footer:
-        message`'tappet run' uses the current wire format unless given --protocol legacy; the 2014 form always uses the legacy format, to tunnel with the original tappet. See 'tappet run --help'.`,
-      colors: false,
-      aboveError: "none",
-      stdout: io.out,
-      stderr: () => {},
-      onError: (_code: number, error: Message): never => {
-        const parsed = parseArgs(args);
-        const usage = parsed.ok ? ROOT_USAGE.join("\n   or: ") : parsed.usage;
-        io.err(`${PROGRAM}: ${formatMessage(error, { colors: false, quotes: false })}`);
-        io.err(`usage: ${usage}`);
-        io.err(`Try '${PROGRAM} --help' for more information.`);
-        throw new Exit(2);
-      },
-    });
-  } catch (e) {
-    if (e instanceof Exit) return e.code;
-    throw e;
-  }
+  const first = args[0];
+  const sub = isSubcommand(first) ? SUBCOMMANDS[first] : undefined;
+  const r = sub !== undefined
+    ? parseDetailed(sub.parser as Parser<"sync", Command, unknown>, args.slice(1))
+    : parseDetailed(legacyForm, args);
+  if (r.success) return { ok: true, command: r.value as Command };
+  const raw = formatMessage(r.error, { colors: false, quotes: false });
+  const usage = sub?.usage ?? LEGACY_USAGE;
+  return { ok: false, kind: VALUE_ERROR.test(raw) ? "value" : "usage", error: tidy(raw, usage), usage };
 }

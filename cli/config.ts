@@ -32,6 +32,16 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
       family: command.address.family,
     };
   }
+  if (command.bind !== undefined) {
+    if (command.role === "listen") {
+      throw usage("--bind is for the client (--connect): a server binds its --listen address; drop --bind");
+    }
+    if (command.bind.family !== command.addr.family) {
+      throw usage(
+        `--bind ${command.bind.host} and --connect ${command.addr.host} are of different address families: give both IPv4 or both IPv6`,
+      );
+    }
+  }
   const common = {
     transport: command.transport,
     offload: command.offload === "on",
@@ -42,6 +52,7 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     host: command.addr.host,
     port: command.addr.port,
     family: command.addr.family,
+    ...(command.bind !== undefined ? { bind: command.bind } : {}),
   };
   if (command.protocol === "legacy") {
     if (command.psk !== undefined) {

@@ -5,6 +5,10 @@
  * @module
  */
 
+import type { Parsed } from "./parsed.ts";
+/** Re-exported for older importers; new code imports `core/parsed.ts`. */
+export type { Parsed } from "./parsed.ts";
+
 /** A parsed UDP endpoint. `host` is an IP literal without brackets. */
 export interface HostPort {
   /** IPv4 or IPv6 literal, without brackets. */
@@ -14,9 +18,6 @@ export interface HostPort {
   /** Address family of `host`. */
   readonly family: 4 | 6;
 }
-
-/** The outcome of a parse: a value or a one-line reason. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 

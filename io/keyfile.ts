@@ -1,9 +1,15 @@
 /**
  * Key files, as the 2014 `tappet-keygen` writes them and tappet reads them:
- * exactly 64 hex characters and a newline (65 bytes), the 32-byte X25519 key
- * of NaCl's crypto_box. `NAME.key` holds the secret key (mode 0600),
- * `NAME.pub` the public key (mode 0644). Readers accept upper- and lowercase
- * hex; writers write lowercase.
+ * 64 hex characters and a newline (65 bytes), the 32-byte X25519 key of
+ * NaCl's crypto_box. `NAME.key` holds the secret key (mode 0600), `NAME.pub`
+ * the public key (mode 0644). Writers write lowercase hex.
+ *
+ * Readers accept exactly what the 2014 `read_hexkey` (util.c) accepts: it
+ * reads the first line with `fgets` and requires it to be 64 characters and
+ * a newline; whatever follows the first newline (a blank line, a comment) is
+ * ignored. Each character is decoded after `| 0x20`, so upper- and lowercase
+ * hex are accepted, and so (a quirk kept for compatibility) are the control
+ * bytes 0x10 to 0x19, as the digits 0 to 9.
  *
  * The secret key never becomes a JS string: hex is decoded from and encoded
  * to bytes, and buffers that held it are zeroed.
@@ -13,35 +19,53 @@
 
 import { UserError } from "../errors.ts";
 import { memzero } from "../ffi/sodium.ts";
-import type { Parsed } from "../core/address.ts";
+import type { Parsed } from "../core/parsed.ts";
+import { fileError } from "./file_error.ts";
+/** Re-exported for older importers; new code imports `io/file_error.ts`. */
+export { fileError } from "./file_error.ts";
 
 /** Size of a key file: 64 hex characters and `\n`. */
 export const KEY_FILE_BYTES = 65;
 /** Size of a key: 32 bytes. */
 export const KEY_BYTES = 32;
+/** Hex characters on a key file's first line. */
+const HEX_CHARS = 2 * KEY_BYTES;
+const NEWLINE = 0x0a;
+const CR = 0x0d;
 
+/** The 2014 `decode_hex` rule for one character: `c | 0x20`, then 0-9 or
+ * a-f; -1 when it is neither. */
 function nibble(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30; // 0-9
   const l = c | 0x20;
+  if (l >= 0x30 && l <= 0x39) return l - 0x30; // 0-9 (and 0x10-0x19, as in 2014)
   if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10; // a-f, A-F
   return -1;
 }
 
 /**
- * Decodes the contents of a key file. On success the caller owns the 32-byte
- * key (and zeroes it when done, if secret). The error says what is wrong
- * with the contents; the caller adds the file name.
+ * Decodes the contents of a key file (all of it, or at least its first 65
+ * bytes). On success the caller owns the 32-byte key (and zeroes it when
+ * done, if secret). The error says what is wrong with the contents; the
+ * caller adds the file name.
  */
 export function parseKeyFile(bytes: Uint8Array): Parsed<Uint8Array<ArrayBuffer>> {
-  const need = "it must hold 64 hex characters and a newline, as written by 'tappet keygen'";
+  const need = "its first line must be 64 hex characters and a newline, as 'tappet keygen' writes";
   if (bytes.length === 0) return { ok: false, error: `is empty: ${need}` };
-  if (bytes.length === KEY_FILE_BYTES - 1 && bytes[KEY_FILE_BYTES - 2] !== 0x0a) {
-    return { ok: false, error: `has no final newline: ${need}` };
+  const nl = bytes.subarray(0, KEY_FILE_BYTES).indexOf(NEWLINE);
+  if (nl === -1) {
+    if (bytes.length === HEX_CHARS) return { ok: false, error: `has no final newline: ${need}` };
+    if (bytes.length < HEX_CHARS) {
+      return { ok: false, error: `holds ${bytes.length} bytes and no newline: ${need}` };
+    }
+    if (bytes[HEX_CHARS] === CR) {
+      return { ok: false, error: `has DOS line ends (\\r before the newline): ${need} (run dos2unix on it)` };
+    }
+    return { ok: false, error: `has more than 64 bytes before its first newline: ${need}` };
   }
-  if (bytes.length !== KEY_FILE_BYTES) {
-    return { ok: false, error: `holds ${bytes.length} bytes, not 65: ${need}` };
+  if (nl < HEX_CHARS) {
+    const dos = nl === HEX_CHARS - 1 && bytes[nl - 1] === CR ? " (it has a DOS line end)" : "";
+    return { ok: false, error: `holds ${nl} bytes before its first newline, not 64${dos}: ${need}` };
   }
-  if (bytes[64] !== 0x0a) return { ok: false, error: `does not end in a newline: ${need}` };
   const key = new Uint8Array(KEY_BYTES);
   for (let i = 0; i < KEY_BYTES; i++) {
     const hi = nibble(bytes[2 * i]);
@@ -67,7 +91,7 @@ export function formatKeyFile(key: Uint8Array): Uint8Array<ArrayBuffer> {
     out[2 * i] = HEX[key[i] >> 4];
     out[2 * i + 1] = HEX[key[i] & 15];
   }
-  out[64] = 0x0a;
+  out[HEX_CHARS] = NEWLINE;
   return out;
 }
 
@@ -78,27 +102,51 @@ function describe(kind: KeyKind): string {
   return kind === "secret" ? "secret key file" : kind === "psk" ? "pre-shared key file" : "public key file";
 }
 
+/** The mode bits that let group or others at a file: refused for secrets,
+ * as ssh refuses a private key that is not 0600 or stricter. */
+const GROUP_OTHER_BITS = 0o077;
+
+/** Reads at most the first 65 bytes of the open `file` (all the 2014 reader
+ * looks at). The caller zeroes the result. */
+function readHead(file: Deno.FsFile): Uint8Array {
+  const buf = new Uint8Array(KEY_FILE_BYTES);
+  let got = 0;
+  while (got < buf.length) {
+    const n = file.readSync(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
 /**
  * Reads and decodes key file `path`. Throws a one-line {@linkcode UserError}
- * naming the file when it is missing, unreadable or malformed. Reports a
- * secret key file that group or others can access through `warn`.
+ * naming the file when it is missing, unreadable or malformed, and when a
+ * secret key or pre-shared key file is open to group or others (with the
+ * `chmod 600` that fixes it). The mode is checked on the open file, not the
+ * path. `_warn` is no longer called (such files are refused); kept so that
+ * callers need not change.
  */
 export function readKeyFile(
   path: string,
   kind: KeyKind,
-  warn: (message: string) => void = () => {},
+  _warn?: (message: string) => void,
 ): Uint8Array<ArrayBuffer> {
   let bytes: Uint8Array;
+  let file: Deno.FsFile | undefined;
   try {
-    const info = Deno.statSync(path);
+    file = Deno.openSync(path, { read: true });
+    const info = file.statSync();
     if (!info.isFile) {
       throw new UserError(`${describe(kind)} ${path} is not a regular file: give the path of a key file`);
     }
-    if (kind !== "public" && info.mode !== null && (info.mode & 0o077) !== 0) {
+    if (kind !== "public" && info.mode !== null && (info.mode & GROUP_OTHER_BITS) !== 0) {
       const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
-      warn(`${describe(kind)} ${path} can be read by others (mode ${mode}): run chmod 600 ${path}`);
+      throw new UserError(
+        `${describe(kind)} ${path} is open to others (mode ${mode}); refusing it: run 'chmod 600 ${path}'`,
+      );
     }
-    bytes = Deno.readFileSync(path);
+    bytes = readHead(file);
   } catch (e) {
     if (e instanceof UserError) throw e;
     const create = kind === "secret"
@@ -107,33 +155,11 @@ export function readKeyFile(
       ? "make one with 'tappet genpsk FILE' and copy it to both peers"
       : "copy the peer's NAME.pub here";
     throw fileError(e, `${describe(kind)} ${path}`, create);
+  } finally {
+    file?.close();
   }
   const parsed = parseKeyFile(bytes);
   memzero(bytes);
   if (!parsed.ok) throw new UserError(`${describe(kind)} ${path} ${parsed.error}`);
   return parsed.value;
-}
-
-/** A one-line {@linkcode UserError} for a failed file operation on `what`
- * ("secret key file a.key"). `create` is the advice when it is missing. */
-export function fileError(e: unknown, what: string, create: string): UserError {
-  if (e instanceof Deno.errors.NotFound) {
-    return new UserError(`${what} does not exist: ${create}`, { cause: e });
-  }
-  if (e instanceof Deno.errors.PermissionDenied) {
-    return new UserError(
-      `${what} cannot be opened (permission denied): check its owner and mode, and the user tappet runs as`,
-      { cause: e },
-    );
-  }
-  if (e instanceof Deno.errors.NotCapable) {
-    return new UserError(
-      `${what} cannot be opened: Deno was not granted access; run with --allow-read and --allow-write`,
-      { cause: e },
-    );
-  }
-  if (e instanceof Deno.errors.IsADirectory) {
-    return new UserError(`${what} is a directory: give the path of a file`, { cause: e });
-  }
-  return new UserError(`${what}: ${(e as Error).message}`, { cause: e });
 }

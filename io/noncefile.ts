@@ -9,7 +9,7 @@
  */
 
 import { UserError } from "../errors.ts";
-import { fileError } from "./keyfile.ts";
+import { fileError } from "./file_error.ts";
 
 /** Size of a nonce file in bytes. */
 export const NONCE_FILE_BYTES = 4;

@@ -85,7 +85,18 @@ if (import.meta.main) {
   const svg = out.replace(/\.jsonl$/, "") + ".svg";
   const title = `tappet benchmark, ${date}: ${rounds} rounds of ${secs} s, medians`;
   const drawn = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", `--lock=${CHART_LOCK}`, "-R", "-W", CHART, out, svg, title, reference],
+    args: [
+      "run",
+      "-q",
+      "--node-modules-dir=none",
+      `--lock=${CHART_LOCK}`,
+      "-RW",
+      CHART,
+      out,
+      svg,
+      title,
+      reference,
+    ],
     stdout: "inherit",
     stderr: "inherit",
   }).output();

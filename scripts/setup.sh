@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Prepares a Debian machine (as root) to run tappet, its demo and its tests:
 # Deno from npm, libsodium and the network tools from apt, /dev/net/tun in its
-# usual mode, and the npm dependencies in Deno's cache (pinned by deno.lock).
+# usual mode, tappet's npm dependencies in ./node_modules (pinned by deno.lock,
+# so that running from source downloads nothing, for any user), and the
+# benchmark chart's in Deno's cache (pinned by scripts/chart.lock, so that
+# `deno task check` runs offline).
+# bash-completion, zsh and fish are for the completion scripts and their tests.
 # With --bench, also what `deno task bench` and `deno task soak` run: iperf3,
 # and the tunnels compared with tappet (fastd, OpenVPN). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump)
+APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump bash-completion zsh fish)
 if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=(iperf3 fastd openvpn openssl); fi
 
 have_deno() { command -v deno >/dev/null 2>&1 && deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; }
@@ -38,4 +42,5 @@ fi
 chmod 0666 /dev/net/tun
 
 deno install --frozen >&2
+deno install --frozen --node-modules-dir=none --lock=scripts/chart.lock --entrypoint scripts/chart.ts >&2
 echo "setup: ready ($(deno --version | head -1), libsodium23, iproute2, iputils-ping)" >&2

@@ -22,6 +22,8 @@ export const TEST_USER = "tappet-test";
 
 /** Where the test user's runs find Deno's cache and tappet's source. */
 interface UserSetup {
+  /** An empty Deno cache of the user's own: the npm packages come from the
+   * copy's node_modules, so nothing is downloaded. */
   denoDir: string;
   /** A copy of this checkout that the user can read (the checkout itself
    * may lie in a directory only root can enter, as a `mktemp -d` does). */
@@ -31,31 +33,20 @@ interface UserSetup {
 let userSetup: UserSetup | undefined;
 
 /** What the copy for the test user leaves out: not needed to run tappet. */
-const NOT_COPIED = new Set([".git", ".ci", "bench-results", "dist", "docs", "node_modules"]);
+const NOT_COPIED = new Set([".git", ".ci", "bench-results", "dist", "docs"]);
 
 /**
- * Makes sure {@linkcode TEST_USER} exists and has a Deno cache of its own
- * holding tappet's npm packages (copied from ours: no network) and a copy of
- * tappet's source it can read; returns where both are. Removed at exit.
+ * Makes sure {@linkcode TEST_USER} exists and has an empty Deno cache of its
+ * own and a copy of tappet's source it can read, with the node_modules that
+ * setup made (pinned by deno.lock); returns where both are. Removed at exit.
  */
 export async function unprivileged(): Promise<UserSetup> {
   if (userSetup !== undefined) return userSetup;
   if ((await sh(["id", "-u", TEST_USER], { allowFail: true })).trim() === "") {
     await sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
   }
-  const info = JSON.parse(await sh([Deno.execPath(), "info", "--json"]));
   const dir = Deno.makeTempDirSync({ prefix: "tappet-test-deno-" });
-  const npm = `${info.npmCache}/registry.npmjs.org`;
-  // Every npm package of the lock file (a scope copies whole): Deno installs
-  // all of deno.json's imports, used or not, and the user runs --cached-only.
-  const lock = JSON.parse(Deno.readTextFileSync(new URL("../deno.lock", import.meta.url)));
-  const pkgs = new Set(
-    Object.keys(lock.npm ?? {}).map((k) => k.startsWith("@") ? k.split("/")[0] : k.split("@")[0]),
-  );
-  for (const pkg of pkgs) {
-    Deno.mkdirSync(`${dir}/npm/registry.npmjs.org`, { recursive: true });
-    await sh(["cp", "-r", `${npm}/${pkg}`, `${dir}/npm/registry.npmjs.org/`]);
-  }
+  Deno.mkdirSync(`${dir}/deno`);
   const checkout = new URL("..", import.meta.url).pathname;
   const root = `${dir}/tappet`;
   Deno.mkdirSync(root);
@@ -64,7 +55,7 @@ export async function unprivileged(): Promise<UserSetup> {
   }
   await sh(["chown", "-R", TEST_USER, dir]);
   await sh(["chmod", "755", dir]);
-  userSetup = { denoDir: dir, root };
+  userSetup = { denoDir: `${dir}/deno`, root };
   globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
   return userSetup;
 }
@@ -150,8 +141,9 @@ export function oneLine(o: Outcome, code: number, pattern: RegExp): void {
   assert.doesNotMatch(o.lines[0], /\bat .*\.ts:\d+/, "no stack trace");
 }
 
-/** A network namespace with a TAP (owned by `tapUser`, if given) and a
- * dummy underlay address; deleted by the returned function. */
+/** A network namespace with a TAP (owned by `tapUser`, if given) and an
+ * underlay address on a veth pair inside it; deleted by the returned
+ * function. */
 export async function namespace(
   name: string,
   options: { tapUser?: string; tap?: string; tun?: string; address?: string } = {},

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { formatHostPort } from "../core/address.ts";
+import { formatHostPort, type HostPort } from "../core/address.ts";
 import { Arena, ARENA_BYTES } from "../core/arena.ts";
 import { CurrentEngine, TIMERS, type Timers } from "../core/current_engine.ts";
 import type { Engine } from "../core/engine.ts";
@@ -59,6 +59,9 @@ export interface CommonConfig {
   readonly port: number;
   /** Address family of `host`. */
   readonly family: 4 | 6;
+  /** Client only: the local address and port to send from (`--bind`), of
+   * the same family as `host`; by default the kernel picks both. */
+  readonly bind?: HostPort;
 }
 
 /** A legacy-format tunnel's settings. */
