@@ -48,6 +48,22 @@ export const COUNTERS = [
   "dropUnknownIndex",
   "dropExpired",
   "dropTxNoSession",
+  // io/: the socket's and the TAP device's own counts (see io/counters.ts).
+  "gsoDatagrams",
+  "groDatagrams",
+  "tsoSuperFrames",
+  "tapJoined",
+  "dropUncuttable",
+  "dropTapDown",
+  "dropTapFull",
+  "dropTapInvalid",
+  "dropTxMsgSize",
+  "dropTxNetUnreach",
+  "dropTxHostUnreach",
+  "dropTxNoBufs",
+  "dropTxPerm",
+  "dropTxAddrNotAvail",
+  "dropTxOther",
 ] as const;
 
 /** One of the counters' names. */
