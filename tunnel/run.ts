@@ -15,7 +15,7 @@ import type { Engine } from "../core/engine.ts";
 import { LegacyEngine } from "../core/legacy_engine.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
 import { LegacySession } from "../core/legacy.ts";
-import type { Stats } from "../core/stats.ts";
+import { Stats } from "../core/stats.ts";
 import { UserError } from "../errors.ts";
 import { geteuid, monotonicNs, openFds } from "../ffi/libc.ts";
 import { boxBeforenm, constantTimeEqual, memzero, publicKeyOf, randomBytes, sodium } from "../ffi/sodium.ts";
@@ -211,9 +211,10 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
   let transport: Transport | undefined;
   let engine: Engine | undefined;
   const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
+  const stats = new Stats(); // one per tunnel: the engine, the socket and the TAP count into it
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
-    const tap = TapDevice.open(config.iface, { offload: config.offload });
+    const tap = TapDevice.open(config.iface, { offload: config.offload, stats });
     device = tap;
     if (config.offload && !tap.offload) {
       log.info`the kernel refused TAP offloads for ${config.iface}; going on without`;
@@ -221,8 +222,8 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
     const bindHost = config.listen ? config.host : config.family === 6 ? "::" : "0.0.0.0";
     const bindPort = config.listen ? config.port : 0;
     const udp = config.transport === "ffi"
-      ? FfiUdpTransport.bind(bindHost, bindPort, config.family)
-      : DenoUdpTransport.bind(bindHost, bindPort, config.family);
+      ? FfiUdpTransport.bind(bindHost, bindPort, config.family, { stats })
+      : DenoUdpTransport.bind(bindHost, bindPort, config.family, stats);
     transport = udp;
     if (udp.info.dfError !== undefined) log.debug`DF not set on the socket: ${udp.info.dfError}`;
     if (udp instanceof FfiUdpTransport) {
@@ -236,7 +237,7 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
         const random = new Uint8Array(12);
         randomBytes(random);
         const session = new LegacySession(shared, new LegacyNonce(prefix, random));
-        engine = new LegacyEngine({ session, peer, now: monotonicNs() });
+        engine = new LegacyEngine({ session, peer, now: monotonicNs(), stats });
         detail = `legacy format, nonce prefix ${prefix}`;
       } finally {
         memzero(shared);
@@ -248,6 +249,7 @@ export async function runTunnel(config: TunnelConfig): Promise<Stats> {
         psk,
         peer,
         now: monotonicNs(),
+        stats,
         wallClock: Date.now,
         persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
         timers: testTimers(),
