@@ -295,9 +295,11 @@ export class FfiUdpTransport implements Transport, SyncTransport {
       if (r > 0) {
         for (let k = done; k < done + r; k++) {
           const size = starts[k + 1] - starts[k];
-          if (size > 1) this.#counts[GSO_DATAGRAMS] += size;
+          if (size > 1) {
+            this.#counts[GSO_DATAGRAMS] += size;
+            this.#gsoSent = true; // the kernel does GSO: a later EINVAL is the datagram's
+          }
         }
-        this.#gsoSent = true;
         done += r;
         continue;
       }
