@@ -166,7 +166,7 @@ export class TapDevice implements FrameDevice {
     let fd = attach(name, options.offload === true);
     if (options.offload) {
       const features = options.offloadFeatures ?? TUN.OFFLOADS;
-      if (c.ioctl_arg(fd, TUN.TUNSETOFFLOAD, features) === 0) return new TapDevice(name, fd, true, stats);
+      if (c.ioctl_arg(fd, TUN.TUNSETOFFLOAD, features) === 0) return TapDevice.#make(name, fd, true, stats);
       // Refused: without TSO the vnet header is only in the way. The first
       // fd is closed before the second is opened, and only once.
       closeQuietly(fd);
@@ -176,7 +176,20 @@ export class TapDevice implements FrameDevice {
     // without a vnet header they would hand us partially checksummed
     // super-frames.
     c.ioctl_arg(fd, TUN.TUNSETOFFLOAD, TUN.NO_OFFLOADS);
-    return new TapDevice(name, fd, false, stats);
+    return TapDevice.#make(name, fd, false, stats);
+  }
+
+  /** The device over the attached `fd`; closes it (and resets the TAP) if
+   * the device cannot be made. */
+  static #make(name: string, fd: number, offload: boolean, stats: Stats): TapDevice {
+    try {
+      return new TapDevice(name, fd, offload, stats);
+    } catch (e) {
+      libc().ioctl_arg(fd, TUN.TUNSETOFFLOAD, TUN.NO_OFFLOADS);
+      closeQuietly(fd);
+      if (offload) resetTap(name);
+      throw e;
+    }
   }
 
   /** The attached fd, for the loop's poll(); -1 once closed. */
