@@ -27,6 +27,8 @@ export interface FfiBindInfo {
   readonly rcvbuf: number;
   /** The send buffer size the kernel granted, bytes. */
   readonly sndbuf: number;
+  /** True when the kernel joins received datagrams for it (UDP_GRO, Linux 5.0). */
+  readonly gro: boolean;
 }
 
 /** A bound socket: its fd (the caller owns it), where it is bound, and
@@ -79,9 +81,9 @@ export function bindUdpSocket(hostname: string, port: number, family: 4 | 6): Bo
       c.getsockopt(fd, C.SOL_SOCKET, opt, intBytes, new Uint8Array(l.buffer));
       return int[0];
     };
-    const info = { fd, dfError, rcvbuf: get(C.SO_RCVBUF), sndbuf: get(C.SO_SNDBUF) };
     int[0] = 1;
     const gro = c.setsockopt(fd, C.SOL_UDP, C.UDP_GRO, intBytes, 4) === 0;
+    const info = { fd, dfError, rcvbuf: get(C.SO_RCVBUF), sndbuf: get(C.SO_SNDBUF), gro };
     return { fd, local, info, gro };
   } catch (e) {
     closeQuietly(fd);

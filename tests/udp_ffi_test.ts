@@ -119,6 +119,8 @@ Deno.test("ffi socket: a batch of more than 64 datagrams is sent whole, counted 
     assert.equal(grouped, 200);
     assert.equal(stats.values[slot("gsoDatagrams")], grouped, "GSO datagrams counted in the given Stats");
     assert.equal(tx.gsoDatagrams, grouped);
+    // On loopback a GSO message reaches a GRO socket whole, and is cut here.
+    if (rx.info.gro) assert.ok(rx.groDatagrams > 0 && rx.groDatagrams <= 200, `${rx.groDatagrams} joined`);
   } finally {
     rx.close();
     tx.close();

@@ -13,6 +13,9 @@ import { FfiUdpTransport } from "../io/udp_ffi.ts";
 import { DenoUdpTransport } from "../io/udp_deno.ts";
 import { UserError } from "../errors.ts";
 import { openFds } from "../ffi/libc.ts";
+import { Stats } from "../core/stats.ts";
+import { PacketBuffer } from "../core/packet.ts";
+import { slot } from "../io/counters.ts";
 import { hex, toHex } from "./_util.ts";
 
 /** The groups of gsoGroups as [start, end) pairs. */
@@ -147,5 +150,21 @@ Deno.test("bind error: both transports word a port in use the same way, and leav
     assert.deepEqual([...openFds().keys()], before, "no fd left open by a failed bind");
   } finally {
     first.close();
+  }
+});
+
+Deno.test("deno socket: a refused datagram is reported by its errno name and counted", async () => {
+  const stats = new Stats();
+  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
+  const tx = DenoUdpTransport.bind("127.0.0.1", 0, 4, stats);
+  try {
+    const codes: string[] = [];
+    // 65535 bytes do not fit one IPv4 datagram (65507 at most).
+    await tx.send([new PacketBuffer(0)], new Int32Array([65535]), 1, rx.local, (f) => codes.push(f.code));
+    assert.deepEqual(codes, ["EMSGSIZE"]);
+    assert.equal(stats.values[slot("dropTxMsgSize")], 1);
+  } finally {
+    rx.close();
+    tx.close();
   }
 });
