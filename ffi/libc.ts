@@ -197,7 +197,10 @@ export function libc(): Lib {
     try {
       lib = Deno.dlopen(LIBC, SYMBOLS).symbols;
     } catch (cause) {
-      throw new LibraryLoadError("libc", [LIBC], cause, { advice: "tappet needs Linux with glibc" });
+      const advice = cause instanceof Deno.errors.NotCapable
+        ? "run deno with --allow-ffi"
+        : "tappet needs Linux with glibc";
+      throw new LibraryLoadError("libc", [LIBC], cause, { advice });
     }
     const p = lib.__errno_location();
     errnoView = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p!, 4));

@@ -149,6 +149,12 @@ export function sodium(): Sodium {
       first ??= e;
     }
   }
+  if (opened === undefined && first instanceof Deno.errors.NotCapable) {
+    throw new LibraryLoadError("libsodium", names, first, {
+      what: "libsodium cannot be loaded: Deno does not allow native code",
+      advice: "run deno with --allow-ffi",
+    });
+  }
   if (opened === undefined) {
     const reason = first instanceof Error ? first.message : String(first);
     // The advice is kept here until the runner words its own from the
