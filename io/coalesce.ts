@@ -69,8 +69,10 @@ export class Coalescer {
   readonly #members: Uint8Array[] = new Array(UDP_MAX_SEGMENTS);
   readonly #memberLengths = new Int32Array(UDP_MAX_SEGMENTS);
   #usoRefused = false;
-  /** Called with the errno of a frame the TAP refused. */
-  onRefused: (errno: number) => void = () => {};
+  /** Called with the errno and the frame bytes of a frame the TAP refused
+   * (a refused super-frame: all its frames' bytes with the first, 0 with
+   * the others). */
+  onRefused: (errno: number, bytes: number) => void = () => {};
 
   /**
    * `write(bytes, length, frames)` puts `bytes[0, length)` (a vnet header and
@@ -86,7 +88,7 @@ export class Coalescer {
 
   #put(bytes: Uint8Array, length: number, frames: number): void {
     const e = this.#write(bytes, length, frames);
-    if (e !== 0) this.onRefused(e);
+    if (e !== 0) this.onRefused(e, length - VNET_HDR_LEN);
   }
 
   /**
@@ -148,7 +150,8 @@ export class Coalescer {
         this.#put(m, VNET_HDR_LEN + this.#memberLengths[i], 1);
       }
     } else {
-      for (let i = 0; i < this.#count; i++) this.onRefused(e);
+      const bytes = this.#len + (this.#count - 1) * this.#hdr; // each frame has the headers
+      for (let i = 0; i < this.#count; i++) this.onRefused(e, i === 0 ? bytes : 0);
     }
   }
 

@@ -6,10 +6,10 @@
  *
  * | counter | counted by | what |
  * |---|---|---|
- * | `gsoDatagrams` | FFI socket | datagrams sent in UDP GSO groups |
- * | `groDatagrams` | FFI socket | datagrams that arrived joined by UDP GRO |
+ * | `txGsoDatagrams` | FFI socket | datagrams sent in UDP GSO groups |
+ * | `rxGroDatagrams` | FFI socket | datagrams that arrived joined by UDP GRO |
  * | `tsoSuperFrames` | TAP | TCP super-frames read (offloads on) and cut into frames |
- * | `tapJoined` | TAP | frames joined into super-frames written to the TAP |
+ * | `rxJoined` | TAP | frames joined into super-frames written to the TAP |
  * | `dropUncuttable` | TAP | super-frames read that could not be cut (not TCP over IP), dropped |
  * | `dropTapDown`, `dropTapFull`, `dropTapInvalid` | TAP | frames the TAP refused with EIO (interface down), EAGAIN (queue full), EINVAL (malformed); together the loop's `dropTapWrite` |
  * | `dropTxMsgSize`, `dropTxNetUnreach`, `dropTxHostUnreach`, `dropTxNoBufs`, `dropTxPerm`, `dropTxAddrNotAvail`, `dropTxOther` | either socket | datagrams the socket refused, by errno (EMSGSIZE, ENETUNREACH, EHOSTUNREACH, ENOBUFS, EPERM, EADDRNOTAVAIL, any other); together the loop's `dropTxError` |
@@ -20,16 +20,19 @@
 import { COUNTERS, Stats } from "../core/stats.ts";
 import { Errno } from "../ffi/libc.ts";
 
-/** The slot of counter `name` in `Stats.values`. */
+/** The slot of counter `name` in `Stats.values`; throws (at import) for a
+ * name COUNTERS lacks. */
 export function slot(name: typeof COUNTERS[number]): number {
-  return COUNTERS.indexOf(name);
+  const i = COUNTERS.indexOf(name);
+  if (i < 0) throw new Error(`counter ${name} is not in COUNTERS (core/stats.ts)`);
+  return i;
 }
 
 /** Slots of the counters above. */
-export const GSO_DATAGRAMS = slot("gsoDatagrams");
-export const GRO_DATAGRAMS = slot("groDatagrams");
+export const GSO_DATAGRAMS = slot("txGsoDatagrams");
+export const GRO_DATAGRAMS = slot("rxGroDatagrams");
 export const TSO_SUPER_FRAMES = slot("tsoSuperFrames");
-export const TAP_JOINED = slot("tapJoined");
+export const TAP_JOINED = slot("rxJoined");
 export const DROP_UNCUTTABLE = slot("dropUncuttable");
 
 const TAP_DOWN = slot("dropTapDown");

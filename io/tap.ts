@@ -67,7 +67,8 @@ export interface FrameDevice {
    * the kernel refuses (EIO while the interface is down, EINVAL for a
    * malformed one) is reported to `onRefused` with its errno; returns how
    * many were written. Throws an {@linkcode OsError} when the device itself
-   * fails.
+   * fails. (TapDevice also passes the refused bytes: a refused super-frame
+   * gives all its frames' bytes with the first, 0 with the others.)
    */
   writeFrames(
     bufs: PacketBuffer[],
@@ -84,6 +85,9 @@ export interface FrameDevice {
   close(): void;
   /** The device's fd, when it has one: then the loop may poll it itself. */
   readonly fd?: number;
+  /** Bytes the device needs in front of each frame in a PacketBuffer: 10
+   * for a TAP with offloads (its virtio_net_hdr), else 0 or absent. */
+  readonly frontBytes?: number;
 }
 
 /** Options of {@linkcode TapDevice.open}. */
@@ -120,17 +124,20 @@ export class TapDevice implements FrameDevice {
   readonly stats: Stats;
   readonly #counts: Float64Array;
   /** The caller's refusal callback of the writeFrames call under way. */
-  #onRefused: (errno: number) => void = () => {};
+  #onRefused: (errno: number, bytes: number) => void = () => {};
   /** Counts a refused frame, then tells the caller: made once. */
-  readonly #refused = (code: number) => {
+  readonly #refused = (code: number, bytes: number) => {
     this.#counts[tapRefusalSlot(code)]++;
-    this.#onRefused(code);
+    this.#onRefused(code, bytes);
   };
+  /** Bytes in front of each frame that the device writes: its vnet header. */
+  readonly frontBytes: number;
 
   private constructor(name: string, fd: number, offload: boolean, stats: Stats) {
     this.name = name;
     this.#fd = fd;
     this.offload = offload;
+    this.frontBytes = offload ? VNET_HDR_LEN : 0;
     this.stats = stats;
     this.#counts = stats.values;
     this.#waiter = new FdWaiter(fd);
@@ -244,14 +251,14 @@ export class TapDevice implements FrameDevice {
     bufs: PacketBuffer[],
     lengths: Int32Array,
     count: number,
-    onRefused: (errno: number) => void,
+    onRefused: (errno: number, bytes: number) => void,
   ): number {
     this.#written = 0;
     this.#onRefused = onRefused;
     if (!this.offload) {
       for (let i = 0; i < count; i++) {
         const e = this.#writeRaw(bufs[i].payload, lengths[i], 1);
-        if (e !== 0) this.#refused(e);
+        if (e !== 0) this.#refused(e, lengths[i]);
       }
       return this.#written;
     }

@@ -117,7 +117,7 @@ Deno.test("ffi socket: a batch of more than 64 datagrams is sent whole, counted 
       for (let k = 0; k < n; k++) if (starts[k + 1] - starts[k] > 1) grouped += starts[k + 1] - starts[k];
     }
     assert.equal(grouped, 200);
-    assert.equal(stats.values[slot("gsoDatagrams")], grouped, "GSO datagrams counted in the given Stats");
+    assert.equal(stats.values[slot("txGsoDatagrams")], grouped, "GSO datagrams counted in the given Stats");
     assert.equal(tx.gsoDatagrams, grouped);
     // On loopback a GSO message reaches a GRO socket whole, and is cut here.
     if (rx.info.gro) assert.ok(rx.groDatagrams > 0 && rx.groDatagrams <= 200, `${rx.groDatagrams} joined`);
