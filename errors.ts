@@ -22,19 +22,26 @@ export class UserError extends Error {
   }
 }
 
-/** A failed system call made through FFI: the call's name and errno. */
+/**
+ * A failed system call made through FFI: the call's name and errno. Made by
+ * `lastError(syscall)` in ffi/libc.ts right after the call, which reads errno
+ * on the same thread and names it.
+ */
 export class OsError extends Error {
   /** The call that failed, e.g. `ioctl(TUNSETIFF)`. */
   readonly syscall: string;
   /** errno as the kernel returned it. */
   readonly errno: number;
+  /** errno's symbolic name, e.g. "EBADFD" ("errno N" for one not named). */
+  readonly code: string;
 
-  /** `text` is the C library's description of `errno`. */
-  constructor(syscall: string, errno: number, text: string) {
+  /** `text` is the C library's description of `errno`, `code` its name. */
+  constructor(syscall: string, errno: number, text: string, code = `errno ${errno}`) {
     super(`${syscall}: ${text}`);
     this.name = "OsError";
     this.syscall = syscall;
     this.errno = errno;
+    this.code = code;
   }
 }
 

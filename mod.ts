@@ -81,7 +81,6 @@ export type { Engine, SessionInfo } from "./core/engine.ts";
 export { LEGACY_KEEPALIVE_MS, LegacyEngine, type LegacyEngineOptions } from "./core/legacy_engine.ts";
 export {
   type CommonConfig,
-  type Counted,
   type CurrentConfig,
   type LegacyConfig,
   type RunHooks,

@@ -48,10 +48,23 @@ export const COUNTERS = [
   "dropUnknownIndex",
   "dropExpired",
   "dropTxNoSession",
+  // io/: the socket's and the TAP device's own counts (see io/counters.ts).
   "dropUncuttable",
   "rxJoined",
   "txGsoDatagrams",
   "rxGroDatagrams",
+  "tsoSuperFrames",
+  "dropTapDown",
+  "dropTapFull",
+  "dropTapInvalid",
+  "dropTxMsgSize",
+  "dropTxNetUnreach",
+  "dropTxHostUnreach",
+  "dropTxNoBufs",
+  "dropTxPerm",
+  "dropTxAddrNotAvail",
+  "dropTxOther",
+  // core/: the current format's sessions.
   "sessionsStarted",
 ] as const;
 
@@ -153,6 +166,29 @@ export interface Stats {
   /** Datagrams that arrived joined by UDP GRO and were cut apart. Counted
    * by the socket. */
   rxGroDatagrams: number;
+  /** TCP super-frames read from the TAP (offloads on) and cut into frames.
+   * Counted by the TAP device. */
+  tsoSuperFrames: number;
+  /** Dropped: frames the TAP refused with EIO (interface down); part of dropTapWrite. */
+  dropTapDown: number;
+  /** Dropped: frames the TAP refused with EAGAIN (its queue full); part of dropTapWrite. */
+  dropTapFull: number;
+  /** Dropped: frames the TAP refused with EINVAL (malformed); part of dropTapWrite. */
+  dropTapInvalid: number;
+  /** Dropped: datagrams the socket refused with EMSGSIZE; part of dropTxError. */
+  dropTxMsgSize: number;
+  /** Dropped: datagrams refused with ENETUNREACH; part of dropTxError. */
+  dropTxNetUnreach: number;
+  /** Dropped: datagrams refused with EHOSTUNREACH; part of dropTxError. */
+  dropTxHostUnreach: number;
+  /** Dropped: datagrams refused with ENOBUFS; part of dropTxError. */
+  dropTxNoBufs: number;
+  /** Dropped: datagrams refused with EPERM (a firewall); part of dropTxError. */
+  dropTxPerm: number;
+  /** Dropped: datagrams refused with EADDRNOTAVAIL; part of dropTxError. */
+  dropTxAddrNotAvail: number;
+  /** Dropped: datagrams refused with any other errno; part of dropTxError. */
+  dropTxOther: number;
   /** Sessions (current format) that started sealing, either role: the
    * first one and each rekey. */
   sessionsStarted: number;

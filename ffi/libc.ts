@@ -3,11 +3,18 @@
  * device, poll, socket options, clock).
  *
  * Every symbol of libc that tappet uses is declared here, once, with its C
- * prototype. Callers use the typed wrappers below and never see a raw
- * pointer. The library is opened on first use, not at import time.
+ * prototype, and the library is opened on first use, not at import time (a
+ * failure is a {@linkcode LibraryLoadError}). Most callers use the typed
+ * wrappers below; the batched socket (io/udp_ffi.ts, io/msghdr.ts) does
+ * handle raw pointers: it writes buffer addresses into `struct mmsghdr` and
+ * `struct iovec` arrays, and keeps those buffers alive itself.
  *
- * Conventions that keep the per-packet path cheap (see MEASURED facts in the
- * README's design notes):
+ * Failures: {@linkcode lastError} (or {@linkcode check}) turns errno into an
+ * {@linkcode OsError} right after the call; {@linkcode errnoName} names an
+ * errno for counters and messages.
+ *
+ * Conventions that keep the per-packet path cheap (measured; see
+ * ../shared/STYLE.md, "Deno facts that shape the data path"):
  * - `read`/`write`/`recvmmsg`/`sendmmsg` results are declared `i32`: an
  *   `isize` result always comes back as a BigInt.
  * - `size_t` parameters are `usize` and take a BigInt; `big()` (./big.ts) gives
@@ -19,6 +26,7 @@
  */
 
 import { OsError } from "../errors.ts";
+import { LibraryLoadError } from "./load.ts";
 export { big } from "./big.ts";
 
 const SYMBOLS = {
@@ -98,16 +106,16 @@ export const C = {
   O_NONBLOCK: 0o4000,
   O_CLOEXEC: 0o2000000,
   F_GETFD: 1,
-  F_GETFL: 3,
-  F_SETFL: 4,
   // <poll.h>
   POLLIN: 0x1,
   POLLOUT: 0x4,
   POLLERR: 0x8,
   POLLHUP: 0x10,
   POLLNVAL: 0x20,
-  // <time.h>
-  CLOCK_MONOTONIC: 1,
+  // <linux/time.h> (glibc <bits/time.h>): the clock of every timer, boot
+  // time: monotonic, and it goes on counting while the system is suspended
+  // (CLOCK_MONOTONIC stops), as WireGuard's timers do.
+  CLOCK_BOOTTIME: 7,
   // <sys/socket.h>, <netinet/in.h>
   AF_INET: 2,
   AF_INET6: 10,
@@ -130,6 +138,10 @@ export const C = {
   SO_RCVBUF: 8,
   SO_SNDBUFFORCE: 32,
   SO_RCVBUFFORCE: 33,
+  // <netinet/udp.h> (SOL_UDP = IPPROTO_UDP), <linux/udp.h>
+  SOL_UDP: 17,
+  UDP_SEGMENT: 103,
+  UDP_GRO: 104,
   // <bits/socket.h>
   MSG_TRUNC: 0x20,
   MSG_DONTWAIT: 0x40,
@@ -147,9 +159,12 @@ export const Errno = {
   EACCES: 13,
   EBUSY: 16,
   ENODEV: 19,
+  EEXIST: 17,
   EINVAL: 22,
   EBADFD: 77,
   EMSGSIZE: 90,
+  ENOPROTOOPT: 92,
+  EOPNOTSUPP: 95,
   EADDRINUSE: 98,
   EADDRNOTAVAIL: 99,
   ENETUNREACH: 101,
@@ -157,6 +172,19 @@ export const Errno = {
   ECONNREFUSED: 111,
   EHOSTUNREACH: 113,
 } as const;
+
+const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Errno).map(([name, code]) => [code, name]),
+);
+
+/** The symbolic name of an errno value ("EMSGSIZE"), or "errno N" for one
+ * tappet does not name. Allocates nothing for the named ones. */
+export function errnoName(code: number): string {
+  return ERRNO_NAMES[code] ?? `errno ${code}`;
+}
+
+/** The soname opened: `libc.so` is a linker script on glibc, not a library. */
+export const LIBC = "libc.so.6";
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
@@ -167,12 +195,12 @@ let errnoView: Int32Array | undefined;
 export function libc(): Lib {
   if (lib === undefined) {
     try {
-      lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+      lib = Deno.dlopen(LIBC, SYMBOLS).symbols;
     } catch (cause) {
-      throw new Error(
-        `cannot load libc.so.6 (${(cause as Error).message}); tappet needs Linux with glibc`,
-        { cause },
-      );
+      const advice = cause instanceof Deno.errors.NotCapable
+        ? "run deno with --allow-ffi"
+        : "tappet needs Linux with glibc";
+      throw new LibraryLoadError("libc", [LIBC], cause, { advice });
     }
     const p = lib.__errno_location();
     errnoView = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p!, 4));
@@ -191,13 +219,21 @@ export function strerror(code: number): string {
   return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
 }
 
-/** Throws an {@linkcode OsError} for `syscall` when `result` is negative,
- * reading errno at once; returns `result` otherwise. */
+/** The {@linkcode OsError} of the libc call `syscall` that just failed:
+ * errno, its name and its text, read at once on this thread. */
+export function lastError(syscall: string): OsError {
+  return osError(syscall, errno());
+}
+
+/** The {@linkcode OsError} of `syscall` failing with errno `code`. */
+export function osError(syscall: string, code: number): OsError {
+  return new OsError(syscall, code, strerror(code), errnoName(code));
+}
+
+/** Throws {@linkcode lastError}(`syscall`) when `result` is negative;
+ * returns `result` otherwise. */
 export function check(syscall: string, result: number): number {
-  if (result < 0) {
-    const code = errno();
-    throw new OsError(syscall, code, strerror(code));
-  }
+  if (result < 0) throw lastError(syscall);
   return result;
 }
 
@@ -213,13 +249,6 @@ export function cString(s: string): Uint8Array<ArrayBuffer> {
  * the one worth reporting. A negative fd is ignored. */
 export function closeQuietly(fd: number): void {
   if (fd >= 0) libc().close(fd);
-}
-
-/** Sets O_NONBLOCK on `fd`. */
-export function setNonBlocking(fd: number): void {
-  const c = libc();
-  const flags = check("fcntl(F_GETFL)", c.fcntl(fd, C.F_GETFL, 0));
-  check("fcntl(F_SETFL)", c.fcntl(fd, C.F_SETFL, flags | C.O_NONBLOCK));
 }
 
 /**
@@ -258,11 +287,13 @@ const ts = new Int32Array(4);
 const tsBytes = new Uint8Array(ts.buffer);
 
 /**
- * CLOCK_MONOTONIC in nanoseconds, as a double. Exact below 2^53 ns (104 days
- * of uptime); above that it is rounded to a few nanoseconds, which callers
- * that need strict order must allow for. Allocates nothing.
+ * The timers' clock: CLOCK_BOOTTIME in nanoseconds, as a double. Monotonic,
+ * and it includes time spent suspended, so key lifetimes count real time.
+ * Exact below 2^53 ns (104 days since boot); above that it is rounded to a
+ * few nanoseconds, which callers that need strict order must allow for.
+ * Allocates nothing.
  */
 export function monotonicNs(): number {
-  libc().clock_gettime(C.CLOCK_MONOTONIC, tsBytes);
+  libc().clock_gettime(C.CLOCK_BOOTTIME, tsBytes);
   return ((ts[0] >>> 0) + ts[1] * 4294967296) * 1e9 + ts[2];
 }

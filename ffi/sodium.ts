@@ -3,19 +3,19 @@
  *
  * The library is found, opened and initialised (`sodium_init()`, checked) on
  * first use, not at import time. `TAPPET_LIBSODIUM` names a library path to
- * try first; then the sonames below. Buffers are passed as typed arrays;
- * callers never see a pointer.
+ * try instead of the sonames below. A failure is a
+ * {@linkcode LibraryLoadError}. Buffers are passed as typed arrays; callers
+ * never see a pointer.
  *
  * @module
  */
 
 import { UserError } from "../errors.ts";
+import { LibraryLoadError } from "./load.ts";
 
 const SYMBOLS = {
   /** int sodium_init(void): 0 on success, 1 if already done, -1 on failure */
   sodium_init: { parameters: [], result: "i32" },
-  /** const char *sodium_version_string(void) */
-  sodium_version_string: { parameters: [], result: "pointer" },
   /** void randombytes_buf(void *buf, size_t size) */
   randombytes_buf: { parameters: ["buffer", "usize"], result: "void" },
   /** void sodium_memzero(void *pnt, size_t len) */
@@ -131,43 +131,52 @@ function envOverride(): string | undefined {
 
 /**
  * Loads and initialises libsodium on first call; later calls return the same
- * symbols. Throws a {@linkcode UserError} naming the Debian package when no
- * library can be loaded, and when `sodium_init()` fails.
+ * symbols. Throws a {@linkcode LibraryLoadError} (library "libsodium", the
+ * names tried, the first failure as `cause`) when no library can be loaded or
+ * `sodium_init()` fails.
  */
 export function sodium(): Sodium {
   if (lib !== undefined) return lib;
   const override = envOverride();
-  const names = override ? [override] : SODIUM_NAMES;
-  const failures: string[] = [];
+  const names = override ? [override] : [...SODIUM_NAMES];
+  let first: unknown;
   let opened: Sodium | undefined;
   for (const name of names) {
     try {
       opened = Deno.dlopen(name, SYMBOLS).symbols;
       break;
     } catch (e) {
-      failures.push((e as Error).message);
+      first ??= e;
     }
   }
+  if (opened === undefined && first instanceof Deno.errors.NotCapable) {
+    throw new LibraryLoadError("libsodium", names, first, {
+      what: "libsodium cannot be loaded: Deno does not allow native code",
+      advice: "run deno with --allow-ffi",
+    });
+  }
   if (opened === undefined) {
-    const what = override
-      ? `${SODIUM_ENV}=${override} cannot be loaded (${failures[0]})`
-      : `libsodium not found (tried ${names.join(", ")})`;
-    throw new UserError(
-      `${what}: install the Debian package libsodium23 (apt-get install libsodium23)` +
+    const reason = first instanceof Error ? first.message : String(first);
+    // The advice is kept here until the runner words its own from the
+    // error's fields (library, tried, envVariable, permissionDenied).
+    throw new LibraryLoadError("libsodium", names, first, {
+      envVariable: override ? SODIUM_ENV : undefined,
+      what: override
+        ? `${SODIUM_ENV}=${override} cannot be loaded (${reason})`
+        : `libsodium not found (tried ${names.join(", ")})`,
+      advice: "install the Debian package libsodium23 (apt-get install libsodium23)" +
         (override ? ` or correct ${SODIUM_ENV}` : ` or set ${SODIUM_ENV} to the library's path`),
-    );
+    });
   }
   if (opened.sodium_init() < 0) {
-    throw new UserError("sodium_init() failed: libsodium cannot run on this system");
+    const cause = new Error("sodium_init() returned -1");
+    throw new LibraryLoadError("libsodium", names, cause, {
+      what: "sodium_init() failed",
+      advice: "libsodium cannot run on this system",
+    });
   }
   lib = opened;
   return lib;
-}
-
-/** libsodium's version, e.g. "1.0.18". */
-export function sodiumVersion(): string {
-  const p = sodium().sodium_version_string();
-  return p === null ? "unknown" : Deno.UnsafePointerView.getCString(p);
 }
 
 /** Fills `buf` with random bytes from libsodium's generator. */

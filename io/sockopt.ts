@@ -11,9 +11,7 @@
 
 import { C, closeQuietly, errno, libc, strerror } from "../ffi/libc.ts";
 import type { Endpoint } from "../core/endpoint.ts";
-
-/** struct sockaddr_storage is 128 bytes; sockaddr_in6 needs 28. */
-const SOCKADDR_BYTES = 128;
+import { sockaddr, SOCKADDR_STORAGE_BYTES } from "./sockaddr.ts";
 
 /** The highest fd number searched for a socket. */
 const MAX_FD = 4096;
@@ -28,7 +26,7 @@ function int32(value: number): Uint8Array<ArrayBuffer> {
  */
 export function findUdpFd(port: number, family: 4 | 6): number {
   const c = libc();
-  const sa = new Uint8Array(SOCKADDR_BYTES);
+  const sa = new Uint8Array(SOCKADDR_STORAGE_BYTES);
   const view = new DataView(sa.buffer);
   const len = new Uint32Array(1);
   const lenBytes = new Uint8Array(len.buffer);
@@ -36,7 +34,7 @@ export function findUdpFd(port: number, family: 4 | 6): number {
   const typeBytes = new Uint8Array(type.buffer);
   const wantFamily = family === 6 ? C.AF_INET6 : C.AF_INET;
   for (let fd = 3; fd < MAX_FD; fd++) {
-    len[0] = SOCKADDR_BYTES;
+    len[0] = SOCKADDR_STORAGE_BYTES;
     if (c.getsockname(fd, sa, lenBytes) < 0) continue;
     if (view.getUint16(0, true) !== wantFamily || view.getUint16(2, false) !== port) continue;
     len[0] = 4;
@@ -57,37 +55,6 @@ export function setDontFragment(fd: number, family: 4 | 6): string | undefined {
     ? libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, int32(C.IPV6_PMTUDISC_DO), 4)
     : libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, int32(C.IP_PMTUDISC_DO), 4);
   return r < 0 ? strerror(errno()) : undefined;
-}
-
-/** Encodes `e` as a struct sockaddr_in / sockaddr_in6. */
-export function sockaddr(e: Endpoint, family: 4 | 6): Uint8Array<ArrayBuffer> {
-  const sa = new Uint8Array(family === 6 ? 28 : 16);
-  const view = new DataView(sa.buffer);
-  view.setUint16(0, family === 6 ? C.AF_INET6 : C.AF_INET, true);
-  view.setUint16(2, e.port, false);
-  if (family === 4) {
-    e.hostname.split(".").forEach((part, i) => (sa[4 + i] = Number(part)));
-  } else {
-    sa.set(ipv6Bytes(e.hostname), 8);
-  }
-  return sa;
-}
-
-/** The 16 bytes of an IPv6 literal (valid, as checked by the CLI). */
-export function ipv6Bytes(literal: string): Uint8Array<ArrayBuffer> {
-  // The URL parser normalises to the compressed form without IPv4 parts.
-  const norm = new URL(`http://[${literal}]/`).hostname.slice(1, -1);
-  const [head, tail] = norm.includes("::") ? norm.split("::") : [norm, undefined];
-  const h = head === "" ? [] : head.split(":");
-  const t = tail === undefined || tail === "" ? [] : tail.split(":");
-  const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 0xff;
-  });
-  return out;
 }
 
 /**

@@ -11,45 +11,39 @@
  * `nonblocking` poll(), together with a wake pipe so that close() can end
  * the wait.
  *
+ * The TAP is left as it was found: TUNSETOFFLOAD and IFF_VNET_HDR stay set
+ * on a persistent TAP after its last fd closes, and a program attached
+ * without a vnet header (the 2014 tappet) would then be handed TCP
+ * super-frames with partial checksums. So {@linkcode TapDevice.open} clears
+ * offloads a previous program left (one killed with SIGKILL), and
+ * {@linkcode TapDevice.close} turns them off and attaches once more without a
+ * vnet header, as `ip tuntap add` made the TAP.
+ *
  * @module
  */
 
-import { UserError } from "../errors.ts";
+import { OsError, UserError } from "../errors.ts";
 import {
   big,
-  C,
-  check,
   closeQuietly,
-  cString,
   Errno,
   errno,
+  errnoName,
   ifNameToIndex,
   libc,
+  osError,
   strerror,
 } from "../ffi/libc.ts";
-import { OsError } from "../errors.ts";
 import type { PacketBuffer } from "../core/packet.ts";
 import { Arena } from "../core/arena.ts";
-import { Coalescer, SUPER_FRAME_BYTES, TsoSplitter, VNET_HDR_LEN } from "./offload.ts";
+import { SUPER_FRAME_BYTES, VNET_HDR_LEN } from "./vnet.ts";
+import { TsoSplitter } from "./tso.ts";
+import { Coalescer } from "./coalesce.ts";
+import { DROP_UNCUTTABLE, Stats, TAP_JOINED, tapRefusalSlot, TSO_SUPER_FRAMES } from "./counters.ts";
 import { FdWaiter } from "./wait.ts";
+import { attach, checkInterfaceName, createHint, resetTap, TUN } from "./tun.ts";
 
-/** Constants from <linux/if_tun.h> and <linux/if.h>. */
-const TUN = {
-  TUNSETIFF: 0x400454can,
-  TUNGETIFF: 0x800454d2n,
-  IFF_TAP: 0x0002,
-  IFF_NO_PI: 0x1000,
-  IFF_PERSIST: 0x0800,
-  IFF_VNET_HDR: 0x4000,
-  TUNSETOFFLOAD: 0x400454d0n,
-  TUN_F_CSUM: 0x01,
-  TUN_F_TSO4: 0x02,
-  TUN_F_TSO6: 0x04,
-  /** struct ifreq: char ifr_name[16]; then a union (ifr_flags: short). */
-  IFREQ_BYTES: 40,
-  /** IFNAMSIZ − 1: the longest name; the kernel's buffer holds a NUL too. */
-  IFNAME_MAX: 15,
-} as const;
+export { checkInterfaceName, resetTap } from "./tun.ts";
 
 /**
  * A source and sink of Ethernet frames: the TAP device, or a fake in tests.
@@ -91,29 +85,9 @@ export interface FrameDevice {
   close(): void;
   /** The device's fd, when it has one: then the loop may poll it itself. */
   readonly fd?: number;
-  /** Bytes the device needs in front of each frame in a PacketBuffer
-   * (`reserve + headroom` at least; see PacketBuffer.front): 10 for a TAP
-   * with offloads (its virtio_net_hdr), else 0 or absent. */
+  /** Bytes the device needs in front of each frame in a PacketBuffer: 10
+   * for a TAP with offloads (its virtio_net_hdr), else 0 or absent. */
   readonly frontBytes?: number;
-}
-
-/** Checks an interface name the way the kernel will use it: 1 to 15 bytes,
- * no '/', ':' or whitespace. Never truncates. */
-export function checkInterfaceName(name: string): void {
-  const bytes = new TextEncoder().encode(name).length;
-  if (bytes === 0) throw new UserError("the interface name is empty: give the name of a TAP interface");
-  if (bytes > TUN.IFNAME_MAX) {
-    throw new UserError(
-      `interface name "${name}" is ${bytes} bytes long; Linux allows at most 15: choose a shorter name`,
-    );
-  }
-  if (/[\/:\s]/.test(name) || name === "." || name === "..") {
-    throw new UserError(`interface name "${name}" is not valid: use letters, digits, '-', '_' or '.'`);
-  }
-}
-
-function createHint(name: string): string {
-  return `ip tuntap add ${name} mode tap user USER && ip link set ${name} up`;
 }
 
 /** Options of {@linkcode TapDevice.open}. */
@@ -124,6 +98,13 @@ export interface TapOptions {
   /** Ask for TCP segmentation offload (IFF_VNET_HDR, TUNSETOFFLOAD): the
    * kernel passes TCP super-frames both ways (see io/offload.ts). */
   offload?: boolean;
+  /** The tunnel's counters, which the device adds its own to (see
+   * io/counters.ts); a private object when absent. */
+  stats?: Stats;
+  /** The TUN_F_* bits asked for with `offload` (default TUN_F_CSUM |
+   * TUN_F_TSO4 | TUN_F_TSO6). For tests: a bit the kernel does not know
+   * makes it refuse, which exercises the fallback. */
+  offloadFeatures?: bigint;
 }
 
 /** A TAP interface attached with IFF_TAP | IFF_NO_PI: one Ethernet frame per
@@ -142,67 +123,90 @@ export class TapDevice implements FrameDevice {
   readonly #splitter = new TsoSplitter();
   readonly #coalescer: Coalescer | undefined;
   #written = 0;
-  /** Super-frames that could not be cut (not TCP over IP), dropped. */
-  dropUncuttable = 0;
+  /** The counters this device adds to. */
+  readonly stats: Stats;
+  readonly #counts: Float64Array;
+  /** The caller's refusal callback of the writeFrames call under way. */
+  #onRefused: (errno: number, bytes: number) => void = () => {};
+  /** Counts a refused frame, then tells the caller: made once. */
+  readonly #refused = (code: number, bytes: number) => {
+    this.#counts[tapRefusalSlot(code)]++;
+    this.#onRefused(code, bytes);
+  };
+  /** Bytes in front of each frame that the device writes: its vnet header. */
+  readonly frontBytes: number;
 
-  private constructor(name: string, fd: number, offload: boolean, arena: Arena | undefined) {
+  private constructor(name: string, fd: number, offload: boolean, stats: Stats, arena: Arena | undefined) {
     this.name = name;
     this.#fd = fd;
     this.offload = offload;
     this.frontBytes = offload ? VNET_HDR_LEN : 0;
+    this.stats = stats;
+    this.#counts = stats.values;
     this.#waiter = new FdWaiter(fd);
     if (offload) {
       const a = arena ?? new Arena(2 * (VNET_HDR_LEN + SUPER_FRAME_BYTES + 64));
       this.#super = a.alloc(VNET_HDR_LEN + SUPER_FRAME_BYTES);
       this.#superView = new DataView(this.#super.buffer, this.#super.byteOffset, this.#super.byteLength);
       this.#coalescer = new Coalescer((bytes, length, frames) => this.#writeRaw(bytes, length, frames), a);
+      this.#coalescer.onRefused = this.#refused;
     }
   }
 
-  readonly frontBytes: number;
+  /** Super-frames that could not be cut (not TCP over IP), dropped. */
+  get dropUncuttable(): number {
+    return this.#counts[DROP_UNCUTTABLE];
+  }
 
   /**
    * Attaches to the existing TAP interface `name`. Throws a one-line
    * {@linkcode UserError} that says what to do when the interface does not
    * exist, is not a TAP, belongs to another user or is already attached, or
    * when /dev/net/tun cannot be opened. No fd stays open on failure. When
-   * offloads are asked for but refused, the device works without them.
+   * offloads are asked for but refused, the device works without them
+   * (attached again, without a vnet header). Without offloads, it clears
+   * any a previous program left on the TAP.
    */
   static open(name: string, options: TapOptions = {}): TapDevice {
     checkInterfaceName(name);
-    const c = libc();
     if (ifNameToIndex(name) === 0) {
       throw new UserError(`interface ${name} does not exist: create it with '${createHint(name)}'`);
     }
-    const fd = c.open(cString("/dev/net/tun"), C.O_RDWR | C.O_NONBLOCK | C.O_CLOEXEC, 0);
-    if (fd < 0) throw tunOpenError(errno());
-    try {
-      const ifr = new Uint8Array(TUN.IFREQ_BYTES);
-      ifr.set(new TextEncoder().encode(name));
-      const vnet = options.offload ? TUN.IFF_VNET_HDR : 0;
-      new DataView(ifr.buffer).setInt16(16, TUN.IFF_TAP | TUN.IFF_NO_PI | vnet, true);
-      if (c.ioctl(fd, TUN.TUNSETIFF, ifr) < 0) throw attachError(name, errno());
-      // Attaching to a name that vanished after the check above would have
-      // created a new, non-persistent interface (as root): refuse it.
-      const got = new Uint8Array(TUN.IFREQ_BYTES);
-      check("ioctl(TUNGETIFF)", c.ioctl(fd, TUN.TUNGETIFF, got));
-      const flags = new DataView(got.buffer).getUint16(16, true);
-      if ((flags & TUN.IFF_PERSIST) === 0) {
-        throw new UserError(`interface ${name} does not exist: create it with '${createHint(name)}'`);
+    const stats = options.stats ?? new Stats();
+    const c = libc();
+    let fd = attach(name, options.offload === true);
+    if (options.offload) {
+      const features = options.offloadFeatures ?? TUN.OFFLOADS;
+      if (c.ioctl_arg(fd, TUN.TUNSETOFFLOAD, features) === 0) {
+        return TapDevice.#make(name, fd, true, stats, options.arena);
       }
-      let offload = false;
-      if (options.offload) {
-        const features = BigInt(TUN.TUN_F_CSUM | TUN.TUN_F_TSO4 | TUN.TUN_F_TSO6);
-        offload = c.ioctl_arg(fd, TUN.TUNSETOFFLOAD, features) === 0;
-        if (!offload) {
-          // Without TSO the vnet header is only in the way: attach again without it.
-          closeQuietly(fd);
-          return TapDevice.open(name, { ...options, offload: false });
-        }
-      }
-      return new TapDevice(name, fd, offload, options.arena);
-    } catch (e) {
+      // Refused: without TSO the vnet header is only in the way. The first
+      // fd is closed before the second is opened, and only once.
       closeQuietly(fd);
+      fd = attach(name, false);
+    }
+    // Clear offloads a previous program left on (one killed with SIGKILL):
+    // without a vnet header they would hand us partially checksummed
+    // super-frames.
+    c.ioctl_arg(fd, TUN.TUNSETOFFLOAD, TUN.NO_OFFLOADS);
+    return TapDevice.#make(name, fd, false, stats, options.arena);
+  }
+
+  /** The device over the attached `fd`; closes it (and resets the TAP) if
+   * the device cannot be made. */
+  static #make(
+    name: string,
+    fd: number,
+    offload: boolean,
+    stats: Stats,
+    arena: Arena | undefined,
+  ): TapDevice {
+    try {
+      return new TapDevice(name, fd, offload, stats, arena);
+    } catch (e) {
+      libc().ioctl_arg(fd, TUN.TUNSETOFFLOAD, TUN.NO_OFFLOADS);
+      closeQuietly(fd);
+      if (offload) resetTap(name);
       throw e;
     }
   }
@@ -242,7 +246,8 @@ export class TapDevice implements FrameDevice {
         if (r < 0) this.#readFailed();
         break;
       }
-      if (!splitter.load(src, view, 0, 0, r)) this.dropUncuttable++;
+      if (!splitter.load(src, view, 0, 0, r)) this.#counts[DROP_UNCUTTABLE]++;
+      else if (splitter.superFrame) this.#counts[TSO_SUPER_FRAMES]++;
     }
     return n;
   }
@@ -261,41 +266,44 @@ export class TapDevice implements FrameDevice {
     onRefused: (errno: number, bytes: number) => void,
   ): number {
     this.#written = 0;
+    this.#onRefused = onRefused;
     if (!this.offload) {
       for (let i = 0; i < count; i++) {
         const e = this.#writeRaw(bufs[i].payload, lengths[i], 1);
-        if (e !== 0) onRefused(e, lengths[i]);
+        if (e !== 0) this.#refused(e, lengths[i]);
       }
       return this.#written;
     }
     const co = this.#coalescer!;
-    co.onRefused = onRefused;
+    const before = co.joined;
     for (let i = 0; i < count; i++) {
       const b = bufs[i];
       co.add(b.front(VNET_HDR_LEN), b.view, b.payloadAt, lengths[i]);
     }
     co.flush();
+    this.#counts[TAP_JOINED] += co.joined - before;
     return this.#written;
   }
 
   /** Frames the writer joined into super-frames, for counters. */
   get joined(): number {
-    return this.#coalescer?.joined ?? 0;
+    return this.#counts[TAP_JOINED];
   }
 
   /** Writes one frame (or a super-frame standing for `frames`); returns 0,
    * or the errno of a frame the kernel refused. */
   #writeRaw(bytes: Uint8Array, length: number, frames: number): number {
-    const n = libc().write(this.#fd, bytes, big(length));
-    if (n >= 0) {
-      this.#written += frames;
-      return 0;
+    for (;;) {
+      const n = libc().write(this.#fd, bytes, big(length));
+      if (n >= 0) {
+        this.#written += frames;
+        return 0;
+      }
+      const code = errno();
+      if (code === Errno.EINTR) continue;
+      if (code === Errno.EIO || code === Errno.EAGAIN || code === Errno.EINVAL) return code;
+      throw this.#failure("write", code);
     }
-    const code = errno();
-    if (code === Errno.EIO || code === Errno.EAGAIN || code === Errno.EINVAL || code === Errno.EINTR) {
-      return code;
-    }
-    throw this.#failure("write", code);
   }
 
   readable(): Promise<void> {
@@ -306,12 +314,20 @@ export class TapDevice implements FrameDevice {
     this.#waiter.wake();
   }
 
+  /**
+   * Releases the device, and leaves the TAP as `ip tuntap add` made it:
+   * offloads off (before the fd is closed), then, if the vnet header was on,
+   * a short attach without it ({@linkcode resetTap}). Safe to call twice,
+   * and during a wait (the fd is closed once the wait has ended).
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#waiter.close(() => {
+      libc().ioctl_arg(this.#fd, TUN.TUNSETOFFLOAD, TUN.NO_OFFLOADS);
       closeQuietly(this.#fd);
       this.#fd = -1;
+      if (this.offload) resetTap(this.name);
     });
   }
 
@@ -324,45 +340,8 @@ export class TapDevice implements FrameDevice {
       );
     }
     if (this.#closed || code === Errno.EBADF) {
-      return new OsError(`${op}(${this.name})`, code, "device closed");
+      return new OsError(`${op}(${this.name})`, code, "device closed", errnoName(code));
     }
-    return new OsError(`${op}(${this.name})`, code, strerror(code));
-  }
-}
-
-function tunOpenError(code: number): UserError {
-  if (code === Errno.ENOENT || code === Errno.ENODEV) {
-    return new UserError(
-      "/dev/net/tun does not exist: load the tun module (modprobe tun) or create the device (mknod /dev/net/tun c 10 200)",
-    );
-  }
-  if (code === Errno.EACCES || code === Errno.EPERM) {
-    return new UserError(
-      "/dev/net/tun cannot be opened (permission denied): give it its usual mode with 'chmod 0666 /dev/net/tun'",
-    );
-  }
-  return new UserError(`/dev/net/tun cannot be opened: ${strerror(code)}`);
-}
-
-function attachError(name: string, code: number): UserError {
-  switch (code) {
-    case Errno.EPERM:
-      return new UserError(
-        `not permitted to attach to ${name}: it belongs to another user; recreate it for this user with 'ip tuntap del ${name} mode tap && ${
-          createHint(name)
-        }'`,
-      );
-    case Errno.EBUSY:
-      return new UserError(
-        `interface ${name} is already attached by another process (another tappet?): stop that process or use another interface`,
-      );
-    case Errno.EINVAL:
-      return new UserError(
-        `interface ${name} is not a TAP interface (a TUN, or another kind of device): create a TAP with '${
-          createHint(name)
-        }'`,
-      );
-    default:
-      return new UserError(`cannot attach to interface ${name}: ${strerror(code)}`);
+    return osError(`${op}(${this.name})`, code);
   }
 }

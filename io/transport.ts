@@ -1,9 +1,14 @@
 /**
  * The UDP side of the tunnel, behind a small interface: send datagrams to an
- * address, receive datagrams into buffers. Implementations: Deno's
- * `Deno.listenDatagram` ({@linkcode ./udp_deno.ts}), and an in-memory pair for
- * tests ({@linkcode ./fake.ts}). The shape is batched (a batch of one is
- * fine) so that a recvmmsg/sendmmsg implementation fits the same loop.
+ * address, receive datagrams into buffers. The shape is batched (a batch of
+ * one is fine). Implementations:
+ *
+ * - io/udp_ffi.ts, the default ("ffi"): tappet's own socket through FFI,
+ *   recvmmsg/sendmmsg in batches with UDP GSO and GRO; it also offers the
+ *   synchronous side, {@linkcode SyncTransport}, that the loop owning the
+ *   main thread drives;
+ * - io/udp_deno.ts ("deno"): `Deno.listenDatagram`, one datagram per call;
+ * - io/fake.ts: an in-memory network for tests.
  *
  * @module
  */

@@ -11,12 +11,14 @@
  * @module
  */
 
-import { UserError } from "../errors.ts";
 import { formatHostPort } from "../core/address.ts";
 import type { PacketBuffer } from "../core/packet.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { SendFailure, Transport } from "./transport.ts";
 import { findUdpFd, setDontFragment } from "./sockopt.ts";
+import { bindError } from "./bind_error.ts";
+import { errnoName } from "../ffi/libc.ts";
+import { sendFailureSlot, Stats } from "./counters.ts";
 
 /** What {@linkcode DenoUdpTransport.bind} reports besides the socket. */
 export interface BindInfo {
@@ -32,31 +34,37 @@ export class DenoUdpTransport implements Transport {
   readonly batch = 1;
   /** What binding found out about the socket. */
   readonly info: BindInfo;
+  /** The counters this socket adds to. */
+  readonly stats: Stats;
   readonly #conn: Deno.DatagramConn;
   #closed = false;
 
-  private constructor(conn: Deno.DatagramConn, info: BindInfo) {
+  private constructor(conn: Deno.DatagramConn, info: BindInfo, stats: Stats) {
     this.#conn = conn;
+    this.stats = stats;
     this.local = conn.addr as Deno.NetAddr;
     this.info = info;
   }
 
   /**
    * Binds `hostname:port` (port 0: any free port). `family` is the address
-   * family of the peer traffic (4 or 6). Throws a one-line
-   * {@linkcode UserError} naming the address when binding fails.
+   * family of the peer traffic (4 or 6). `stats`: the tunnel's counters,
+   * which the socket adds its send failures to (a private object when
+   * absent). Throws a one-line UserError naming the address when binding
+   * fails (io/bind_error.ts).
    */
-  static bind(hostname: string, port: number, family: 4 | 6): DenoUdpTransport {
+  static bind(hostname: string, port: number, family: 4 | 6, stats?: Stats): DenoUdpTransport {
     let conn: Deno.DatagramConn;
     try {
       conn = Deno.listenDatagram({ transport: "udp", hostname, port });
     } catch (e) {
-      throw bindError(e, formatHostPort({ hostname, port }), port);
+      const where = formatHostPort({ hostname, port });
+      throw bindError(bindErrorCode(e), where, port, (e as Error).message, e);
     }
     const bound = conn.addr as Deno.NetAddr;
     const fd = findUdpFd(bound.port, family);
     const dfError = fd < 0 ? "socket fd not found" : setDontFragment(fd, family);
-    return new DenoUdpTransport(conn, { fd, dfError });
+    return new DenoUdpTransport(conn, { fd, dfError }, stats ?? new Stats());
   }
 
   async receive(bufs: PacketBuffer[], lengths: Int32Array, from: Endpoint[]): Promise<number> {
@@ -86,7 +94,8 @@ export class DenoUdpTransport implements Transport {
         await this.#conn.send(bufs[i].bytes.subarray(0, lengths[i]), addr);
       } catch (e) {
         if (this.#closed) return;
-        const code = (e as { code?: string }).code ?? (e as Error).name;
+        const code = sendErrorCode(e);
+        this.stats.values[sendFailureSlot(code)]++;
         onFailure({ code, length: lengths[i], to, message: (e as Error).message });
       }
     }
@@ -106,30 +115,20 @@ function toNetAddr(e: Endpoint): Deno.NetAddr {
   return a.transport === "udp" ? a as Deno.NetAddr : { transport: "udp", hostname: e.hostname, port: e.port };
 }
 
-function bindError(e: unknown, where: string, port: number): UserError {
+/** The errno name of a failed send: Deno's `code` when it gives one, else
+ * the "(os error N)" at the end of its message, else the error's name. */
+function sendErrorCode(e: unknown): string {
   const code = (e as { code?: string }).code;
-  if (e instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
-    return new UserError(
-      `UDP ${where} is already in use (another tappet?): stop that process or choose another port`,
-      { cause: e },
-    );
-  }
-  if (e instanceof Deno.errors.AddrNotAvailable || code === "EADDRNOTAVAIL") {
-    return new UserError(
-      `cannot listen on ${where}: the address is not on any interface of this host; give a local address`,
-      { cause: e },
-    );
-  }
-  if (e instanceof Deno.errors.NotCapable) {
-    return new UserError(`cannot listen on ${where}: Deno needs --allow-net`, { cause: e });
-  }
-  if (e instanceof Deno.errors.PermissionDenied || code === "EACCES") {
-    return new UserError(
-      port < 1024
-        ? `cannot listen on ${where}: ports below 1024 need privileges; use a port of 1024 or above, or give deno the capability cap_net_bind_service`
-        : `cannot listen on ${where}: permission denied`,
-      { cause: e },
-    );
-  }
-  return new UserError(`cannot listen on ${where}: ${(e as Error).message}`, { cause: e });
+  if (code) return code;
+  const os = /\(os error (\d+)\)/.exec((e as Error).message ?? "");
+  return os ? errnoName(Number(os[1])) : (e as Error).name;
+}
+
+/** The name {@linkcode bindError} knows for a failure of Deno.listenDatagram. */
+function bindErrorCode(e: unknown): string {
+  if (e instanceof Deno.errors.AddrInUse) return "EADDRINUSE";
+  if (e instanceof Deno.errors.AddrNotAvailable) return "EADDRNOTAVAIL";
+  if (e instanceof Deno.errors.NotCapable) return "NotCapable";
+  if (e instanceof Deno.errors.PermissionDenied) return "EACCES";
+  return (e as { code?: string }).code ?? "";
 }

@@ -21,7 +21,7 @@ import {
   statusOf,
   type TunnelSnapshot,
 } from "../tunnel/status.ts";
-import { udpDropsFrom } from "../io/counters.ts";
+import { udpDropsFrom } from "../io/kernel_drops.ts";
 import { hex, toHex } from "./_util.ts";
 
 const S = 1e9;

@@ -1,13 +1,17 @@
 /**
  * The FFI UDP socket on loopback: every datagram arrives once, with its
  * length and source, whatever its size (empty ones included), whether the
- * kernel joins them (GRO) or the sender groups them (GSO). No root needed.
+ * kernel joins them (GRO) or the sender groups them (GSO), however many are
+ * sent at once. No root needed.
  */
 
 import { strict as assert } from "node:assert";
 import { FfiUdpTransport } from "../io/udp_ffi.ts";
 import { PacketBuffer } from "../core/packet.ts";
 import type { Endpoint } from "../core/endpoint.ts";
+import { Stats } from "../core/stats.ts";
+import { slot } from "../io/counters.ts";
+import { gsoGroups } from "../io/gso.ts";
 
 /** Receives until `want` datagrams came or 2 s passed; returns their bytes. */
 async function receiveAll(
@@ -74,6 +78,69 @@ Deno.test("ffi socket: a batch sent at once (GSO groups) arrives whole and in or
     const got = await receiveAll(rx, sizes.length);
     assert.deepEqual(got.data.map((d) => d.length), sizes);
     got.data.forEach((d, i) => assert.ok(d.every((b) => b === i + 1), `datagram ${i} intact`));
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
+
+Deno.test("ffi socket: a batch of more than 64 datagrams is sent whole, counted in the Stats given", async () => {
+  const stats = new Stats();
+  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
+  const tx = FfiUdpTransport.bind("127.0.0.1", 0, 4, { stats });
+  try {
+    assert.equal(tx.batch, 64);
+    // 200 = 64 + 64 + 64 + 8: four chunks, with runs across the chunk edges
+    // and odd sizes between.
+    const sizes = Array.from({ length: 200 }, (_, i) => (i % 50 === 49 ? 77 : 1000));
+    const bufs = sizes.map(() => new PacketBuffer(0));
+    const lengths = new Int32Array(sizes);
+    sizes.forEach((n, i) => {
+      bufs[i].bytes.fill(i & 0xff, 0, n);
+      bufs[i].bytes[0] = i >> 8;
+    });
+    tx.sendNow(bufs, lengths, sizes.length, rx.local, (f) => assert.fail(`send failed: ${f.message}`));
+    const got = await receiveAll(rx, sizes.length);
+    assert.equal(got.data.length, 200, "every datagram arrived");
+    assert.deepEqual(got.data.map((d) => d.length), sizes);
+    got.data.forEach((d, i) => {
+      assert.equal(d[0], i >> 8, `datagram ${i} in its place`);
+      assert.ok(d.subarray(1).every((b) => b === (i & 0xff)), `datagram ${i} intact`);
+    });
+    // Grouped: within each chunk of 64, runs of 1000s ended by a 77 (the
+    // last of a run may be shorter); every group but a lone datagram counts.
+    const starts = new Int32Array(65);
+    let grouped = 0;
+    for (let from = 0; from < 200; from += 64) {
+      const to = Math.min(from + 64, 200);
+      const n = gsoGroups(lengths, from, to, starts);
+      for (let k = 0; k < n; k++) if (starts[k + 1] - starts[k] > 1) grouped += starts[k + 1] - starts[k];
+    }
+    assert.equal(grouped, 200);
+    assert.equal(stats.values[slot("txGsoDatagrams")], grouped, "GSO datagrams counted in the given Stats");
+    assert.equal(tx.gsoDatagrams, grouped);
+    // On loopback a GSO message reaches a GRO socket whole, and is cut here.
+    if (rx.info.gro) assert.ok(rx.groDatagrams > 0 && rx.groDatagrams <= 200, `${rx.groDatagrams} joined`);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
+
+Deno.test("ffi socket: a refused datagram is reported and counted by errno, the rest still go", async () => {
+  const stats = new Stats();
+  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
+  const tx = FfiUdpTransport.bind("127.0.0.1", 0, 4, { stats });
+  try {
+    // 65535 bytes cannot fit one IPv4 datagram (65507 at most): EMSGSIZE.
+    const sizes = [100, 65535, 100];
+    const bufs = sizes.map(() => new PacketBuffer(0));
+    const failures: string[] = [];
+    tx.sendNow(bufs, new Int32Array(sizes), 3, rx.local, (f) => failures.push(`${f.code} ${f.length}`));
+    assert.deepEqual(failures, ["EMSGSIZE 65535"]);
+    assert.equal(stats.values[slot("dropTxMsgSize")], 1);
+    const got = await receiveAll(rx, 2);
+    assert.deepEqual(got.data.map((d) => d.length), [100, 100]);
   } finally {
     rx.close();
     tx.close();

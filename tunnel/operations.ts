@@ -18,7 +18,7 @@ import type { HostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import { UserError } from "../errors.ts";
 import { ControlServer, defaultControlPath } from "../io/control.ts";
-import { tapKernelDrops, udpSocketDrops } from "../io/counters.ts";
+import { tapKernelDrops, udpSocketDrops } from "../io/kernel_drops.ts";
 import { MetricsServer } from "./metrics.ts";
 import { statusOf, type TunnelSnapshot } from "./status.ts";
 

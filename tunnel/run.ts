@@ -27,7 +27,7 @@ import { geteuid, monotonicNs, openFds } from "../ffi/libc.ts";
 import { boxBeforenm, constantTimeEqual, memzero, publicKeyOf, randomBytes, sodium } from "../ffi/sodium.ts";
 import { readKeyFile } from "../io/keyfile.ts";
 import { takeNoncePrefix } from "../io/noncefile.ts";
-import { TapDevice, type TapOptions } from "../io/tap.ts";
+import { TapDevice } from "../io/tap.ts";
 import type { Transport } from "../io/transport.ts";
 import { DenoUdpTransport } from "../io/udp_deno.ts";
 import { FfiUdpTransport } from "../io/udp_ffi.ts";
@@ -151,15 +151,6 @@ function loadPsk(file: string | undefined): Uint8Array<ArrayBuffer> | undefined 
   return readKeyFile(file, "psk", (m) => log.warn`${m}`);
 }
 
-/** What the runner hands the TAP device and the socket beside their own
- * options: the tunnel's counters, for their own drops and offload counts.
- * (The narrowest interface the runner needs; io/tap.ts and io/udp_ffi.ts
- * take it as they learn to count into Stats.) */
-export interface Counted {
-  /** The tunnel's one Stats object. */
-  readonly stats: Stats;
-}
-
 /** Ways for the caller to follow a running tunnel. */
 export interface RunHooks {
   /** Called once the tunnel runs, with a function that returns its state
@@ -204,8 +195,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
-    const tapOptions: TapOptions & Counted = { offload: config.offload, arena, stats };
-    const tap = TapDevice.open(config.iface, tapOptions);
+    const tap = TapDevice.open(config.iface, { offload: config.offload, arena, stats });
     device = tap;
     if (config.offload && !tap.offload) {
       log.info`the kernel refused TAP offloads for ${config.iface}; going on without`;
@@ -213,8 +203,8 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     const bindHost = config.listen ? config.host : config.family === 6 ? "::" : "0.0.0.0";
     const bindPort = config.listen ? config.port : 0;
     const udp = config.transport === "ffi"
-      ? FfiUdpTransport.bind(bindHost, bindPort, config.family, undefined, arena)
-      : DenoUdpTransport.bind(bindHost, bindPort, config.family);
+      ? FfiUdpTransport.bind(bindHost, bindPort, config.family, { stats, arena })
+      : DenoUdpTransport.bind(bindHost, bindPort, config.family, stats);
     transport = udp;
     if (udp.info.dfError !== undefined) log.debug`DF not set on the socket: ${udp.info.dfError}`;
     if (udp instanceof FfiUdpTransport) {
@@ -240,10 +230,10 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
         psk,
         peer,
         now: monotonicNs(),
+        stats,
         wallClock: Date.now,
         persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
         timers: testTimers(),
-        stats,
       });
       detail = `current format${psk ? " with a pre-shared key" : ""}`;
     }
@@ -293,10 +283,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       listen: config.listen,
     }),
   });
-  const tap = device;
-  const udp = transport;
   const status = () => {
-    syncCounters(stats, tap, udp);
     return tunnel.status();
   };
   running.tunnel = tunnel;
@@ -314,25 +301,9 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
-    syncCounters(stats, tap, udp);
     logStopped((monotonicNs() - startNs) / 1e9, leftOpen(fdsBefore), stats);
   }
   return stats;
-}
-
-/**
- * Copies the counts the TAP device and the FFI socket keep of their own
- * (super-frames not cut, frames joined, GSO and GRO datagrams) into the
- * tunnel's Stats, for a device and a socket that do not yet count into it
- * (see {@linkcode Counted}). Does nothing for those that do not have them.
- */
-function syncCounters(stats: Stats, tap: TapDevice, udp: Transport): void {
-  const t = tap as unknown as { dropUncuttable?: unknown; joined?: unknown };
-  if (typeof t.dropUncuttable === "number") stats.dropUncuttable = t.dropUncuttable;
-  if (typeof t.joined === "number") stats.rxJoined = t.joined;
-  const u = udp as unknown as { gsoDatagrams?: unknown; groDatagrams?: unknown };
-  if (typeof u.gsoDatagrams === "number") stats.txGsoDatagrams = u.gsoDatagrams;
-  if (typeof u.groDatagrams === "number") stats.rxGroDatagrams = u.groDatagrams;
 }
 
 /** The fds open now that were not open in `before`, with what they are. */

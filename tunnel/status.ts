@@ -77,7 +77,7 @@ export interface TunnelSnapshot {
   /** The engine's counters by name (core/stats.ts `Stats.snapshot()`). */
   readonly counters: Readonly<Record<string, number>>;
   /** Drops counted outside the engine, by reason: the TAP's and the
-   * socket's own (see {@linkcode ../io/counters.ts}). */
+   * socket's own (see {@linkcode ../io/kernel_drops.ts}). */
   readonly otherDrops?: Readonly<Record<string, number>>;
   /** Wall-clock time of the last completed handshake, ms since the Unix
    * epoch; undefined when none. */
