@@ -1,8 +1,11 @@
 /**
  * Byte vectors of the current wire format: a complete handshake and the
  * first transport datagrams, from fixed keys, ephemerals, indices and clock.
- * docs/PROTOCOL.md prints them and tests/current_vectors_test.ts checks that
- * the engine still makes exactly these bytes.
+ * docs/PROTOCOL.md §7 prints them. tests/current_vectors_test.ts checks that
+ * the engine still makes exactly these bytes, and that they are right: it
+ * recomputes mac1 and the timestamp from the specification's formulas and
+ * compares the bytes with the independent implementation's
+ * (../shared/vectors/current.json, section7).
  *
  *     deno run -A scripts/current_vectors.ts > tests/vectors/current.json
  *

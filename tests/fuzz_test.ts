@@ -17,72 +17,9 @@ import { PacketBuffer } from "../core/packet.ts";
 import { parseKeyFile } from "../io/keyfile.ts";
 import { nextNoncePrefix } from "../io/noncefile.ts";
 import type { Endpoint } from "../core/endpoint.ts";
+import { mutate, Rng } from "./_fuzz.ts";
 
 const ROUNDS = 1_000_000;
-
-/** A small, fast, seeded PRNG (xorshift32), so a failure can be replayed. */
-class Rng {
-  #x: number;
-  constructor(seed: number) {
-    this.#x = seed >>> 0 || 1;
-  }
-  next(): number {
-    let x = this.#x;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#x = x >>> 0;
-    return this.#x;
-  }
-  below(n: number): number {
-    return this.next() % n;
-  }
-  fill(b: Uint8Array, from: number, to: number): void {
-    for (let i = from; i < to; i++) b[i] = this.next() & 0xff;
-  }
-}
-
-/**
- * One fuzz input in `buf.bytes`, of the returned length: random bytes,
- * a valid datagram cut short, with flipped bits or bytes, replayed, or a
- * valid header with junk after it.
- */
-function mutate(rng: Rng, buf: Uint8Array, valid: Uint8Array[], headers: number[]): number {
-  const kind = rng.below(6);
-  const base = valid[rng.below(valid.length)];
-  switch (kind) {
-    case 0: { // random bytes of a random length
-      const n = rng.below(rng.below(8) === 0 ? 2000 : 200);
-      rng.fill(buf, 0, n);
-      return n;
-    }
-    case 1: { // truncated
-      const n = rng.below(base.length);
-      buf.set(base.subarray(0, n));
-      return n;
-    }
-    case 2: { // bit flips
-      buf.set(base);
-      for (let k = 1 + rng.below(3); k > 0; k--) buf[rng.below(base.length)] ^= 1 << rng.below(8);
-      return base.length;
-    }
-    case 3: // exact replay
-      buf.set(base);
-      return base.length;
-    case 4: { // a plausible header, junk after it
-      const n = 1 + rng.below(300);
-      rng.fill(buf, 0, n);
-      buf[0] = headers[rng.below(headers.length)];
-      return n;
-    }
-    default: { // extended with junk
-      buf.set(base);
-      const n = base.length + rng.below(100);
-      rng.fill(buf, base.length, n);
-      return n;
-    }
-  }
-}
 
 const FROM: Endpoint = { hostname: "198.18.66.6", port: 666 };
 const PEER: Endpoint = { hostname: "198.18.66.2", port: 1011 };
@@ -124,7 +61,7 @@ Deno.test("fuzz: the legacy decoder, a million datagrams: no exception, nothing 
   assert.equal(engine.open(b, n, PEER, 0), 64);
 });
 
-Deno.test("fuzz: the current-format decoder, a million datagrams: no exception, nothing delivered", () => {
+Deno.test("fuzz: the current-format decoder, a million datagrams: no exception, nothing delivered, all counted", () => {
   const ka = generateKeyPair();
   const kb = generateKeyPair();
   let now = 1e9;
@@ -162,6 +99,8 @@ Deno.test("fuzz: the current-format decoder, a million datagrams: no exception, 
   const rng = new Rng(0xbeef);
   let delivered = 0;
   const headers = [Type.Initiation, Type.Response, Type.Cookie, Type.Data, 0, 0xff];
+  const before = b.stats.snapshot();
+  const dropsBefore = b.stats.rxDropped;
   for (let i = 0; i < ROUNDS; i++) {
     const n = mutate(rng, buf.bytes, valid, headers);
     if (b.open(buf, n, FROM, now) >= 0) delivered++;
@@ -169,6 +108,14 @@ Deno.test("fuzz: the current-format decoder, a million datagrams: no exception, 
     while (b.hasControl) b.nextControl(buf, now); // answers (cookies under load) are dropped
   }
   assert.equal(delivered, 0, "no fuzz input was delivered");
+  const s = b.stats;
+  assert.equal(s.rxDatagrams - before.rxDatagrams, ROUNDS);
+  // Every input is dropped and counted under some reason: none is a frame,
+  // a keepalive, an answered initiation, a response or a cookie taken.
+  assert.equal(s.rxDropped - dropsBefore, ROUNDS, "every fuzz input was counted as a drop");
+  for (const k of ["rxKeepalives", "hsInitRecv", "hsRespRecv", "hsCookieRecv"] as const) {
+    assert.equal(s[k], before[k], `${k} did not move`);
+  }
   buf.payload.fill(9, 0, 64);
   const n = a.seal(buf, 64, now);
   assert.equal(b.open(buf, n, FROM, now), 64, "the session still carries traffic");
