@@ -140,3 +140,37 @@ Deno.test({
       assert(level > MAX_EXPOSURE, `a unit running as root with no sandbox rated ${level}`);
     }),
 });
+
+const CHECK_WORKFLOWS = [
+  "run",
+  "--no-config",
+  "--frozen",
+  `--lock=${new URL("../scripts/check_workflows.lock", import.meta.url).pathname}`,
+  "--allow-read",
+  new URL("../scripts/check_workflows.ts", import.meta.url).pathname,
+];
+
+Deno.test("the workflow validator accepts ci.yml and release.yml and refuses a broken workflow", async () => {
+  const ok = await new Deno.Command(Deno.execPath(), {
+    args: CHECK_WORKFLOWS,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  assert.ok(ok.success, new TextDecoder().decode(ok.stderr));
+  const dir = Deno.makeTempDirSync({ prefix: "tappet-wf-" });
+  try {
+    const text = Deno.readTextFileSync(new URL("../.github/workflows/ci.yml", import.meta.url));
+    const broken = `${dir}/ci.yml`;
+    Deno.writeTextFileSync(broken, text.replace(/^ {4}runs-on: .*\n/m, ""));
+    const bad = await new Deno.Command(Deno.execPath(), {
+      args: [...CHECK_WORKFLOWS, broken],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(bad.code, 1);
+    assert.match(new TextDecoder().decode(bad.stderr), /ci\.yml at \/jobs\/test/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
