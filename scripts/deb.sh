@@ -25,7 +25,6 @@ MAINTAINER=${TAPPET_DEB_MAINTAINER:-tappet developers <tappet@users.noreply.gith
 FLAGS=$(deno eval 'const t = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.compile;
 console.log(t.split(/\s+/).filter((w) => /^--(allow|unstable)-/.test(w)).join(" "))')
 [ -n "$FLAGS" ] || { echo "deb: no --allow flags in the compile task of deno.json" >&2; exit 1; }
-SOURCES=(main.ts mod.ts errors.ts keygen.ts log.ts deno.json deno.lock cli core ffi io tunnel)
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/tappet-deb.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
@@ -47,8 +46,14 @@ else
     echo "deb: deno compile cannot run here ($(grep -m1 -o "error:.*" "$stage/compile.log" | head -c 200 || echo failed)); bundling the Deno runtime instead" >&2
     lib=$root/usr/lib/tappet
     install -m 0755 "$(readlink -f "$(command -v deno)")" "$lib/deno"
+    # tappet's own modules: main.ts's module graph (with deno.json), and the lock.
+    mapfile -t sources < <(deno info --json main.ts | deno eval '
+      const root = "file://" + Deno.cwd() + "/";
+      const info = JSON.parse(await new Response(Deno.stdin.readable).text());
+      for (const m of info.modules) if (m.specifier.startsWith(root)) console.log(m.specifier.slice(root.length));')
+    [ "${#sources[@]}" -gt 1 ] || { echo "deb: deno info found no modules of main.ts" >&2; exit 1; }
     install -d "$lib/app"
-    cp -R "${SOURCES[@]}" "$lib/app/"
+    cp --parents "${sources[@]}" deno.lock "$lib/app/"
     # The npm modules main.ts imports, pinned by deno.lock, in a cache of
     # their own; only npm/ is kept (the rest names the staging paths).
     (cd "$lib/app" && DENO_DIR="$lib/cache" deno install --quiet --frozen --entrypoint main.ts >&2)
@@ -73,7 +78,9 @@ install -m 0644 packaging/tappet.toml.sample "$root/etc/tappet/example.toml.samp
 echo /etc/tappet/example.toml.sample >"$root/DEBIAN/conffiles"
 install -m 0755 packaging/postinst packaging/prerm packaging/postrm "$root/DEBIAN/"
 install -m 0644 packaging/copyright "$root/usr/share/doc/tappet/copyright"
-install -m 0644 packaging/lintian-overrides "$root/usr/share/lintian/overrides/tappet"
+runtime=usr/bin/tappet
+[ -f "$root/usr/lib/tappet/deno" ] && runtime=usr/lib/tappet/deno
+sed "s#@RUNTIME@#$runtime#g" packaging/lintian-overrides >"$root/usr/share/lintian/overrides/tappet"
 gzip -9n <README.md >"$root/usr/share/doc/tappet/README.md.gz"
 gzip -9n <packaging/tappet.toml.sample >"$root/usr/share/doc/tappet/examples/tappet.toml.gz"
 gzip -9n <packaging/tappet.1 >"$root/usr/share/man/man1/tappet.1.gz"
@@ -84,8 +91,7 @@ printf 'tappet (%s) unstable; urgency=medium\n\n  * Release %s (%s).\n\n -- %s  
 # Run-time libraries of the executables, when dpkg-shlibdeps can tell
 # (native builds); the known set otherwise.
 shlibs="libc6, libgcc-s1"
-elf=$root/usr/bin/tappet
-[ -f "$root/usr/lib/tappet/deno" ] && elf=$root/usr/lib/tappet/deno
+elf=$root/$runtime
 if command -v dpkg-shlibdeps >/dev/null && [ "$ARCH" = "$(dpkg --print-architecture)" ]; then
   mkdir -p "$stage/src/debian"
   printf 'Source: tappet\n\nPackage: tappet\nArchitecture: any\n' >"$stage/src/debian/control"
@@ -114,6 +120,8 @@ Description: encrypted Ethernet-over-UDP tunnel
  /etc/tappet/NAME.toml) and tappet-legacy@NAME (a 2014 installation's
  /var/lib/tappet/NAME.env).
 EOF
+
+(cd "$root" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | sort -z | xargs -0 md5sum >DEBIAN/md5sums)
 
 # -Zgzip -z1: fast; the bundled runtime is most of the size either way.
 mkdir -p "$OUT"
