@@ -143,6 +143,11 @@ async function checkInstalled(): Promise<void> {
   assert.equal(etc.mode! & 0o777, 0o750);
   assert.equal(etc.gid, Number((await sh(["id", "-g", "tappet"])).trim()));
   assert.equal(Deno.statSync("/var/lib/tappet").uid, uid);
+  if (has("systemd-analyze")) {
+    // The installed templates, with their man page, as systemd would load them.
+    const v = await run(["systemd-analyze", "verify", "tappet@check.service", "tappet-legacy@check.service"]);
+    assert.ok(v.ok && v.err.trim() === "", `systemd-analyze verify: ${v.err}`);
+  }
 }
 
 /** Keys made by the installed command, as the tappet user, in `dir`; then a
