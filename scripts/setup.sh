@@ -6,14 +6,17 @@
 # benchmark chart's in Deno's cache (pinned by scripts/chart.lock, so that
 # `deno task check` runs offline).
 # bash-completion, zsh and fish are for the completion scripts and their tests.
-# With --bench, also what `deno task bench` and `deno task soak` run: iperf3,
-# and the tunnels compared with tappet (fastd, OpenVPN). Safe to run again.
+# prometheus (promtool and a server), lintian and dpkg-dev, nftables are for the
+# metrics, package and MTU tests. With --bench, also what `deno task bench` and
+# `deno task soak` run: iperf3,
+# and the tunnels compared with tappet (fastd, OpenVPN, tinc, quicktun,
+# wireguard-go). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump bash-completion zsh fish)
-if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=(iperf3 fastd openvpn openssl); fi
+APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump bash-completion zsh fish prometheus lintian dpkg-dev nftables)
+if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=(iperf3 fastd openvpn openssl tinc quicktun wireguard-go wireguard-tools); fi
 
 have_deno() { command -v deno >/dev/null 2>&1 && deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; }
 if ! have_deno; then
@@ -43,4 +46,5 @@ chmod 0666 /dev/net/tun
 
 deno install --frozen >&2
 deno install --frozen --node-modules-dir=none --lock=scripts/chart.lock --entrypoint scripts/chart.ts >&2
+deno cache --no-config --frozen --lock=scripts/check_workflows.lock scripts/check_workflows.ts >&2
 echo "setup: ready ($(deno --version | head -1), libsodium23, iproute2, iputils-ping)" >&2
