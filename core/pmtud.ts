@@ -102,15 +102,17 @@ export class PathProbe {
 
   /** The largest datagram to probe, bytes (the local interface's MTU less
    * the IP and UDP headers, at most 65535); undefined (or less than 31)
-   * stops probing. A new
-   * search starts at the next tick; a known size above it is cut to it. */
+   * stops probing. A changed ceiling starts a new search at the next tick;
+   * a known size above it is cut to it. The same ceiling changes nothing. */
   setCeiling(bytes: number | undefined): void {
     const least = DATA.OVERHEAD + PROBE.LENGTH;
-    this.#ceiling = bytes === undefined || !(bytes >= least)
+    const ceiling = bytes === undefined || !(bytes >= least)
       ? undefined
       : Math.min(Math.floor(bytes), MAX_DATAGRAM);
-    if (this.#ceiling === undefined) this.#max = undefined;
-    else if (this.#max !== undefined && this.#max > this.#ceiling) this.#max = this.#ceiling;
+    if (ceiling === this.#ceiling) return;
+    this.#ceiling = ceiling;
+    if (ceiling === undefined) this.#max = undefined;
+    else if (this.#max !== undefined && this.#max > ceiling) this.#max = ceiling;
     this.#searching = false;
     this.#searchAt = -Infinity;
   }
