@@ -14,9 +14,11 @@
  * probe the ceiling, then bisect between the largest size acknowledged and
  * the smallest one that failed (three probes unanswered), to the byte. The
  * result is published as {@linkcode PathProbe.maxDatagram} when the search
- * ends; the next search starts {@linkcode TimersNs.probeRaise} later, or at
- * once when a black hole is seen (datagrams larger than the base sent and
- * nothing authenticated heard for {@linkcode TimersNs.probeBlackHole}).
+ * ends; the next search starts {@linkcode TimersNs.probeRaise} later. A
+ * suspected black hole (datagrams larger than the base sent and nothing
+ * authenticated heard for {@linkcode TimersNs.probeBlackHole}) probes the
+ * size in use again at once: acknowledged, nothing changes; failed, the
+ * size falls to the base and a search follows.
  *
  * @module
  */
@@ -55,6 +57,9 @@ export class PathProbe {
   #max: number | undefined;
   #base = BASE_IPV4;
   #searching = false;
+  /** This search only confirms the size in use (a suspected black hole):
+   * it ends when that is acknowledged. */
+  #confirming = false;
   /** Largest size acknowledged in this search; 0: none yet. */
   #low = 0;
   /** Smallest size known to fail in this search (or the ceiling + 1). */
@@ -144,6 +149,7 @@ export class PathProbe {
       if (now < this.#searchAt && !blackHole) return false;
       this.#base = Math.min(probeBase(peer), ceiling);
       this.#searching = true;
+      this.#confirming = blackHole && now < this.#searchAt;
       this.#low = 0;
       this.#high = ceiling + 1;
       this.#probe(Math.min(this.#max ?? this.#base, ceiling), now);
@@ -215,7 +221,12 @@ export class PathProbe {
     this.stats.probeAcks++;
     if (this.#searching && size === this.#size && id >= this.#firstId && id < this.#nextId) {
       this.#low = size;
-      this.#nextCandidate(now);
+      if (this.#confirming) {
+        // The size in use still crosses: no black hole. The next search
+        // keeps its time.
+        this.#searching = this.#confirming = false;
+        this.#bigSince = undefined;
+      } else this.#nextCandidate(now);
     }
     return Received.Ack;
   }
@@ -236,6 +247,7 @@ export class PathProbe {
       // The size in use fails (a black hole): fall back to the base, and
       // confirm it.
       this.#max = this.#base;
+      this.#confirming = false;
       return this.#probe(this.#base, now);
     }
     // Not even the base: the peer answers no probes (or the path is down).

@@ -105,3 +105,23 @@ Deno.test("pmtud: a path that shrinks is found, the size steps down to the base 
   assert.ok(took < 60, `took ${took} s`);
   assert.deepEqual(b.delivered, [frame(1)], "none of the big frames crossed; no probe was delivered");
 });
+
+Deno.test("pmtud: one-way full-size traffic on a sound path: the size is confirmed, not searched again", () => {
+  const { net, a, b } = pair({}, { probeCeiling: CEILING }, { probeCeiling: CEILING });
+  net.flush();
+  net.frame(a, frame(1));
+  net.tick(30_000, 100);
+  assert.equal(a.engine.maxDatagram, CEILING);
+  const sent = a.stats.probesSent;
+  const logged = net.log.length;
+  for (let i = 0; i < 600; i++) {
+    net.frame(a, frame(i, 1400)); // b answers nothing but its passive keepalives
+    net.tick(100, 100);
+    assert.equal(a.engine.maxDatagram, CEILING);
+  }
+  const probes = net.log.slice(logged).filter((w) => w.bytes[0] === Type.Probe && w.from === a.addr);
+  assert.ok(probes.length > 0, "the silence was noticed");
+  assert.ok(probes.every((w) => w.bytes.length === CEILING), "only the size in use was probed");
+  assert.ok(a.stats.probesSent - sent <= 15, `${a.stats.probesSent - sent} probes in 60 s`);
+  assert.equal(b.delivered.length, 601);
+});
