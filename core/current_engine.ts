@@ -7,7 +7,8 @@
  * `handshake.ts` (Noise messages, pure create/consume), `current_handshake.ts`
  * (their checks, mac1, cookies, rate limit: `ratelimit.ts`), `sessions.ts`
  * (transport keys, the three slots), `timers.ts` (the table, in ns once,
- * and the traffic deadlines); this file decides what each event does.
+ * and the traffic deadlines), `pmtud.ts` (path MTU probes); this file
+ * decides what each event does.
  *
  * Rules (issue 10): every valid initiation with a newer timestamp is
  * answered and its timestamp recorded, whether or not ours is in flight (no
@@ -23,12 +24,15 @@
  */
 
 import { type Endpoint, sameEndpoint } from "./endpoint.ts";
-import { DATA, readCounter, Type } from "./current_wire.ts";
+import { DATA, Type } from "./current_wire.ts";
+import { openTransport } from "./current_open.ts";
 import { Handshaker, type Outcome } from "./current_handshake.ts";
 import type { Engine, SessionInfo } from "./engine.ts";
 import { generateKeyPair } from "./noise_crypto.ts";
 import { MAX_DATAGRAM, type PacketBuffer } from "./packet.ts";
+import { PathProbe } from "./pmtud.ts";
 import { randomIndex, Sessions, type TransportKeys } from "./sessions.ts";
+import { stage } from "./staged.ts";
 import { Stats } from "./stats.ts";
 import { PeerTimers, type TimersNs, timersNs } from "./timers.ts";
 import type { CurrentEngineOptions } from "./current_options.ts";
@@ -36,14 +40,12 @@ import type { CurrentEngineOptions } from "./current_options.ts";
 export { TIMERS, type Timers } from "./timers.ts";
 export type { CurrentEngineOptions } from "./current_options.ts";
 
-/** Frames kept while no session exists. */
-const MAX_STAGED = 64;
 /** The largest frame one datagram carries. */
 export const MAX_FRAME_CURRENT: number = MAX_DATAGRAM - DATA.OVERHEAD;
 /** The longest wait tick() asks for, ns, when no deadline is nearer. */
 const MAX_WAIT = 1e9;
 
-type Control = { bytes: Uint8Array; to: Endpoint } | "keepalive" | "staged";
+type Control = { bytes: Uint8Array; to: Endpoint } | "keepalive" | "staged" | "probe" | "ack";
 
 /** The current-format state of one tunnel. */
 export class CurrentEngine implements Engine {
@@ -56,6 +58,7 @@ export class CurrentEngine implements Engine {
   readonly #random: () => number;
   readonly #randomIndex: () => number;
   readonly #timers: PeerTimers;
+  readonly #probe: PathProbe;
 
   #peer: Endpoint | undefined;
   /** When we last sent a response: our own initiation waits the rekey
@@ -87,6 +90,7 @@ export class CurrentEngine implements Engine {
     this.#random = options.random ?? Math.random;
     this.#randomIndex = options.randomIndex ?? randomIndex;
     this.#timers = new PeerTimers(this.#t, (options.persistentKeepaliveMs ?? 0) * 1e6, options.now);
+    this.#probe = new PathProbe(this.#t, this.stats, options.probeCeiling, (c) => this.#queue.push(c));
     this.#peer = options.peer;
     if (this.#peer !== undefined) this.#startHandshake(options.now);
   }
@@ -105,6 +109,14 @@ export class CurrentEngine implements Engine {
 
   get controlTo(): Endpoint | undefined {
     return this.#controlTo;
+  }
+
+  get maxDatagram(): number | undefined {
+    return this.#probe.maxDatagram;
+  }
+
+  setProbeCeiling(bytes: number | undefined): void {
+    this.#probe.setCeiling(bytes);
   }
 
   /** True when a session can seal now (for tests and diagnostics). */
@@ -132,7 +144,7 @@ export class CurrentEngine implements Engine {
     }
     const kp = this.#sendable(now);
     if (kp === undefined) {
-      this.#stage(buf.payload.slice(0, length));
+      stage(this.#staged, buf.payload.slice(0, length), this.stats);
       this.#startHandshake(now);
       return 0;
     }
@@ -147,14 +159,16 @@ export class CurrentEngine implements Engine {
     return kp;
   }
 
-  /** Seals `buf.payload[0, length)` (length 0: a keepalive) under `kp`. */
-  #sealWith(kp: TransportKeys, buf: PacketBuffer, length: number, now: number): number {
-    const n = kp.seal(buf, length);
-    this.#timers.sent(now);
-    if (length > 0) {
+  /** Seals `buf.payload[0, length)` (length 0: a keepalive) under `kp`;
+   * a probe message (`type` 5) leaves the traffic timers alone. */
+  #sealWith(kp: TransportKeys, buf: PacketBuffer, length: number, now: number, type?: number): number {
+    const n = kp.seal(buf, length, type);
+    if (type === undefined) this.#timers.sent(now);
+    if (length > 0 && type === undefined) {
       this.stats.txFrames++;
       this.stats.txBytes += length;
       this.#timers.sentData(now);
+      this.#probe.sentData(n, now);
     }
     if (
       (kp.isInitiator && now - kp.createdAt >= this.#t.rekeyAfter) ||
@@ -163,14 +177,6 @@ export class CurrentEngine implements Engine {
       this.#startHandshake(now);
     }
     return n;
-  }
-
-  #stage(frame: Uint8Array): void {
-    if (this.#staged.length >= MAX_STAGED) {
-      this.#staged.shift();
-      this.stats.dropTxNoSession++;
-    }
-    this.#staged.push(frame);
   }
 
   nextControl(buf: PacketBuffer, now: number): number {
@@ -193,6 +199,11 @@ export class CurrentEngine implements Engine {
         this.stats.txKeepalives++;
         return this.#sealWith(kp, buf, 0, now);
       }
+      if (c === "probe" || c === "ack") {
+        const n = c === "probe" ? this.#probe.writeProbe(buf.payload) : this.#probe.writeAck(buf.payload);
+        if (n > 0) return this.#sealWith(kp, buf, n, now, Type.Probe);
+        continue;
+      }
       const frame = this.#staged.shift();
       if (frame === undefined) continue;
       buf.payload.set(frame);
@@ -214,6 +225,7 @@ export class CurrentEngine implements Engine {
     const msg = buf.bytes;
     switch (msg[0]) {
       case Type.Data:
+      case Type.Probe:
         return this.#openData(buf, length, from, now);
       case Type.Initiation:
         this.#onInitiation(
@@ -237,34 +249,19 @@ export class CurrentEngine implements Engine {
   #openData(buf: PacketBuffer, length: number, from: Endpoint, now: number): number {
     const stats = this.stats;
     const bytes = buf.bytes;
-    if (length < DATA.OVERHEAD) {
-      stats.dropTooShort++;
-      return -1;
-    }
-    const kp = this.#sessions.byIndex(bytes[DATA.RECEIVER]);
-    if (kp === undefined || now - kp.createdAt >= this.#t.rejectAfter) {
-      if (kp === undefined) stats.dropUnknownIndex++;
-      else stats.dropExpired++;
-      return -1;
-    }
-    const counter = readCounter(bytes);
-    if (counter >= this.#t.rejectAfterMessages || !kp.replay.check(counter)) {
-      // Checked before the tag: a replay costs no decryption. (A forged
-      // header is caught by the tag below and never enters the window.)
-      stats.dropReplay++;
-      return -1;
-    }
-    if (!kp.open(buf, length)) {
-      stats.dropBadTag++;
-      return -1;
-    }
-    kp.replay.accept(counter);
-    kp.lastOpenedAt = now;
+    const kp = openTransport(this.#sessions, this.#t, stats, buf, length, now);
+    if (kp === undefined) return -1;
     if (kp === this.#sessions.next) this.#confirm(kp, now);
     // Authenticated and fresh: roam, and the peer is alive.
     if (!sameEndpoint(this.#peer, from)) this.#peer = from;
     this.#timers.heard();
+    this.#probe.heard();
     const frame = length - DATA.OVERHEAD;
+    if (bytes[0] === Type.Probe) {
+      this.#probe.received(buf.payload, frame, length, now);
+      this.#probe.tick(now, this.#sendable(now) !== undefined, this.#peer); // an ack moves it on
+      return -1;
+    }
     if (frame === 0) {
       stats.rxKeepalives++;
       return -1;
@@ -363,6 +360,7 @@ export class CurrentEngine implements Engine {
     if (this.#timers.takeKeepalive(now)) this.#queue.push("keepalive");
     // The keepalive (or the handshake it starts) goes out next.
     if (this.#peer !== undefined && this.#timers.takePersistent(now)) this.#queue.push("keepalive");
+    this.#probe.tick(now, this.#sendable(now) !== undefined, this.#peer);
     this.#sessions.expire(now, t.rejectAfter);
     if (this.#keysMadeAt !== undefined && now - this.#keysMadeAt >= t.eraseAfter) {
       this.#eraseSessions();
@@ -379,7 +377,7 @@ export class CurrentEngine implements Engine {
     const pending = this.#hs.pending;
     if (pending !== undefined && pending.retryAt < next) next = pending.retryAt;
     if (this.#wantHandshake) next = Math.min(next, this.#lastResponseSentAt + this.#t.rekeyTimeout);
-    return next;
+    return this.#probe.next(next);
   }
 
   #eraseSessions(): void {

@@ -37,4 +37,8 @@ export interface CurrentEngineOptions {
   random?: () => number;
   /** A session index, 0..255 (tests make them predictable); random by default. */
   randomIndex?: () => number;
+  /** The largest datagram to probe the path with, bytes of UDP payload (the
+   * local interface's MTU less the IP and UDP headers); undefined: no path
+   * MTU probing (`pmtud.ts`). Probes from the peer are answered either way. */
+  probeCeiling?: number;
 }

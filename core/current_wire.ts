@@ -12,6 +12,8 @@
  *                       | encrypted cookie (32)
  *     data (24 + n):    type 4 | receiver index | counter (6, little-endian)
  *                       | ciphertext (n) | tag (16)
+ *     probe (24 + n):   type 5, sealed as data; plaintext kind 1 | id (4, LE)
+ *                       | size (2, LE) | zeros, or kind 2 (an ack) | id | size
  *
  * @module
  */
@@ -25,6 +27,8 @@ export const Type = {
   Response: 2,
   Cookie: 3,
   Data: 4,
+  /** A path MTU probe or its ack, sealed like data (docs/PROTOCOL.md §4). */
+  Probe: 5,
 } as const;
 
 /** Initiation layout. */
@@ -70,6 +74,23 @@ export const DATA = {
   TAG: 16,
   /** Bytes added to each frame: header + tag. */
   OVERHEAD: 24,
+} as const;
+
+/** The plaintext of a probe message (type 5): bytes from the start of the
+ * decrypted payload. */
+export const PROBE = {
+  /** Byte 0: what the message is. */
+  KIND: 0,
+  /** A probe, padded with zeros to the size it tests. */
+  KIND_PROBE: 1,
+  /** The acknowledgement of a probe. */
+  KIND_ACK: 2,
+  /** Bytes 1..4: the probe's identifier, LE. */
+  ID: 1,
+  /** Bytes 5..6: the probe's datagram length (UDP payload bytes), LE. */
+  SIZE: 5,
+  /** Bytes of an ack's plaintext; the least a probe's has. */
+  LENGTH: 7,
 } as const;
 
 /** Length of mac1, mac2 and a cookie. */
@@ -136,9 +157,15 @@ export function readCounter(msg: Uint8Array): number {
     (msg[c + 4] + msg[c + 5] * 0x100) * 0x100000000;
 }
 
-/** Writes the data header: type 4, receiver index, 48-bit counter. */
-export function writeDataHeader(msg: Uint8Array, receiver: number, counter: number): void {
-  msg[0] = Type.Data;
+/** Writes the data header: type 4 (or `type`, 5 for a probe), receiver
+ * index, 48-bit counter. */
+export function writeDataHeader(
+  msg: Uint8Array,
+  receiver: number,
+  counter: number,
+  type: number = Type.Data,
+): void {
+  msg[0] = type;
   msg[DATA.RECEIVER] = receiver;
   const low = counter % 0x100000000;
   const high = (counter - low) / 0x100000000;

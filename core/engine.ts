@@ -83,6 +83,19 @@ export interface Engine {
    * deadline nearer, so the returned wait stays valid across them.
    */
   tick(now: number): number;
+  /**
+   * The largest UDP payload, bytes, known to cross the path to the peer (the
+   * current format's path MTU probes, `pmtud.ts`); undefined while unknown:
+   * before the first search ended, when the peer answers no probes, without
+   * a probe ceiling, and in formats that do not probe. It changes only
+   * within {@linkcode open} and {@linkcode tick}: a runner that reads it
+   * after each tick() sees each change within the wait tick() returned.
+   */
+  readonly maxDatagram?: number;
+  /** Sets the largest datagram to probe with, bytes of UDP payload (the
+   * local interface's MTU less the IP and UDP headers), and starts a new
+   * search; undefined stops probing. Formats that do not probe leave it out. */
+  setProbeCeiling?(bytes: number | undefined): void;
   /** Erases all key material. The engine is unusable afterwards. */
   close(): void;
 }

@@ -67,12 +67,13 @@ export class TransportKeys {
   }
 
   /** Seals `buf.payload[0, length)` (length 0: a keepalive) in place under
-   * the next counter; returns the datagram length, `length + 24`. No
-   * allocation. Throws once erased. */
-  seal(buf: PacketBuffer, length: number): number {
+   * the next counter, as a data message (or one of `type`: a probe);
+   * returns the datagram length, `length + 24`. No allocation. Throws once
+   * erased. */
+  seal(buf: PacketBuffer, length: number, type?: number): number {
     if (this.#erased) throw new Error("the session has been erased");
     const bytes = buf.bytes;
-    writeDataHeader(bytes, this.remoteIndex, this.sendCounter++);
+    writeDataHeader(bytes, this.remoteIndex, this.sendCounter++, type);
     const nonce = this.sendNonce;
     for (let i = 0; i < DATA.COUNTER_LENGTH; i++) nonce[4 + i] = bytes[DATA.COUNTER + i];
     // In place: the ciphertext overwrites the frame, the tag follows it.

@@ -66,6 +66,10 @@ export const COUNTERS = [
   "dropTxOther",
   // core/: the current format's sessions.
   "sessionsStarted",
+  // core/pmtud.ts: path MTU probes (current format).
+  "probesSent",
+  "probeAcks",
+  "probesAnswered",
 ] as const;
 
 /** One of the counters' names. */
@@ -192,6 +196,13 @@ export interface Stats {
   /** Sessions (current format) that started sealing, either role: the
    * first one and each rekey. */
   sessionsStarted: number;
+  /** Path MTU probes sent (current format; each try counts). */
+  probesSent: number;
+  /** Acknowledgements of our probes received (authenticated, well formed;
+   * late ones included). */
+  probeAcks: number;
+  /** The peer's probes answered with an acknowledgement. */
+  probesAnswered: number;
 }
 
 /** Counters of one tunnel since start (see the interface of the same name). */

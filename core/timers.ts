@@ -48,6 +48,19 @@ export const TIMERS = {
   /** At most this many sources are tracked; beyond it, messages from a new
    * source are refused until the sweep frees entries (never a reset). */
   rateLimitMaxSources: 4_096,
+  /** Path MTU probes (docs/PROTOCOL.md §4 "Probes"): an unacknowledged
+   * probe is sent again (a new one, of the same size) after this long. */
+  probeTimeoutMs: 1_000,
+  /** A size whose probe went unacknowledged this many times is too big
+   * (RFC 8899's MAX_PROBES). */
+  probeTries: 3,
+  /** A new search starts this long after the last one ended (RFC 8899's
+   * PMTU_RAISE_TIMER). */
+  probeRaiseMs: 600_000,
+  /** A black hole: datagrams larger than the base were sent and nothing
+   * authenticated came from the peer for this long; the size in use is
+   * probed again. */
+  probeBlackHoleMs: 5_000,
 };
 
 /** The timers, each of which tests may shorten. */
@@ -76,6 +89,10 @@ export interface TimersNs {
   rateLimitIdle: number;
   rateLimitSweep: number;
   rateLimitMaxSources: number;
+  probeTimeout: number;
+  probeTries: number;
+  probeRaise: number;
+  probeBlackHole: number;
 }
 
 const MS = 1e6;
@@ -102,6 +119,10 @@ export function timersNs(overrides: Partial<Timers> = {}): TimersNs {
     rateLimitIdle: t.rateLimitIdleMs * MS,
     rateLimitSweep: t.rateLimitSweepMs * MS,
     rateLimitMaxSources: t.rateLimitMaxSources,
+    probeTimeout: t.probeTimeoutMs * MS,
+    probeTries: t.probeTries,
+    probeRaise: t.probeRaiseMs * MS,
+    probeBlackHole: t.probeBlackHoleMs * MS,
   };
 }
 

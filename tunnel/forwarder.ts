@@ -82,6 +82,9 @@ export interface TunnelEvents {
   writeFailed(errno: number): void;
   /** A receive call failed; forwarding carries on. */
   receiveFailed(error: unknown): void;
+  /** The engine's `maxDatagram` (path MTU probes) changed; seen when the
+   * timers run. */
+  maxDatagramChanged?(maxDatagram: number | undefined): void;
 }
 
 /** Preallocated buffers for one direction: `bufs` are read or received
@@ -158,6 +161,7 @@ export class Forwarder {
   #peer: Endpoint | undefined;
   #heard = false;
   #acceptedFrames: boolean;
+  #maxDatagram: number | undefined;
 
   /** Batches and buffers for `o`, made once. */
   constructor(o: ForwarderOptions) {
@@ -200,6 +204,9 @@ export class Forwarder {
     if (now >= this.#nextTimerAt) {
       const ms = this.#o.engine.tick(now);
       this.#nextTimerAt = now + Math.max(1, Math.min(ms, MAX_TIMER_MS)) * 1e6;
+      // path MTU probes (core/pmtud.ts): report a new size
+      const max = this.#o.engine.maxDatagram;
+      if (max !== this.#maxDatagram) this.#o.events.maxDatagramChanged?.(this.#maxDatagram = max);
     }
     return this.#outboundChanged();
   }

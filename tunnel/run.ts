@@ -35,6 +35,7 @@ import { log, writeStderr } from "../log.ts";
 import { interfaceState, startWarnings } from "./iface.ts";
 import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
+import { probeCeilingFor, withProbes } from "./pmtu_probe.ts";
 
 export { tapMtuFor } from "./iface.ts";
 
@@ -234,6 +235,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
         wallClock: Date.now,
         persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
         timers: testTimers(),
+        probeCeiling: peer === undefined ? undefined : probeCeilingFor(peer, config.family), // pmtu_probe.ts
       });
       detail = `current format${psk ? " with a pre-shared key" : ""}`;
     }
@@ -275,13 +277,17 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     arena,
     clock: monotonicNs,
     info,
-    events: tunnelEvents({
-      iface: config.iface,
-      family: config.family,
-      overhead: engine.overhead,
-      mtu: info.mtu,
-      listen: config.listen,
-    }),
+    events: withProbes(
+      tunnelEvents({
+        iface: config.iface,
+        family: config.family,
+        overhead: engine.overhead,
+        mtu: info.mtu,
+        listen: config.listen,
+      }),
+      engine,
+      config.family,
+    ),
   });
   const status = () => {
     return tunnel.status();
