@@ -66,6 +66,16 @@ export const COUNTERS = [
   "dropTxOther",
   // core/: the current format's sessions.
   "sessionsStarted",
+  // tunnel/path.ts, core/mss.ts: frames that do not fit the path (issue 14).
+  "mssClamped",
+  "mtuTooBig",
+  "mtuIcmpSent",
+  "mtuIcmpLimited",
+  "mtuFragmented",
+  "mtuFragments",
+  "mtuDropUnfragmentable",
+  "mtuDropNotIp",
+  "mtuDropMinIpv6",
 ] as const;
 
 /** One of the counters' names. */
@@ -192,6 +202,29 @@ export interface Stats {
   /** Sessions (current format) that started sealing, either role: the
    * first one and each rekey. */
   sessionsStarted: number;
+  /** TCP SYN and SYN-ACK segments whose MSS option was lowered to fit the
+   * path, both directions (core/mss.ts). */
+  mssClamped: number;
+  /** Frames read from the TAP too big for the path that called for an ICMP
+   * error (IPv4 with DF, IPv6); dropped. */
+  mtuTooBig: number;
+  /** ICMP "fragmentation needed" / ICMPv6 "packet too big" written into the
+   * TAP for them. */
+  mtuIcmpSent: number;
+  /** ICMP errors not sent: over the rate limit (100 a second). */
+  mtuIcmpLimited: number;
+  /** IPv4 frames without DF too big for the path, cut into fragments. */
+  mtuFragmented: number;
+  /** The fragments they were cut into (each sealed as a datagram). */
+  mtuFragments: number;
+  /** Dropped: IPv4 frames without DF that could not be cut (no fragment
+   * buffer left in the batch, or no room for 8 bytes of data). */
+  mtuDropUnfragmentable: number;
+  /** Dropped: frames too big for the path that carry neither IPv4 nor IPv6. */
+  mtuDropNotIp: number;
+  /** Dropped: IPv6 frames of at most 1280 bytes of IP (IPv6's minimum MTU,
+   * which no "packet too big" can lower) over a path too small for them. */
+  mtuDropMinIpv6: number;
 }
 
 /** Counters of one tunnel since start (see the interface of the same name). */

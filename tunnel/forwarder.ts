@@ -59,6 +59,9 @@ import { PacketBuffer } from "../core/packet.ts";
 import type { Stats } from "../core/stats.ts";
 import type { FrameDevice } from "../io/tap.ts";
 import type { SendFailure } from "../io/transport.ts";
+import { clampMss } from "../core/mss.ts";
+import { ipUdpHeader } from "./iface.ts";
+import { maxDatagram, maxFrame, PathFit } from "./path.ts";
 
 /** Frames read from the TAP device per batch. */
 export const DEFAULT_BATCH = 32;
@@ -82,6 +85,9 @@ export interface TunnelEvents {
   writeFailed(errno: number): void;
   /** A receive call failed; forwarding carries on. */
   receiveFailed(error: unknown): void;
+  /** The path's size became known (`first`) or changed: path MTU and the
+   * largest frame that fits, bytes. */
+  pathChanged?(pathMtu: number, maxFrame: number, first: boolean): void;
 }
 
 /** Preallocated buffers for one direction: `bufs` are read or received
@@ -91,19 +97,22 @@ export class Batch {
   readonly bufs: PacketBuffer[];
   /** `lengths[i]`: bytes in `bufs[i]` (frame or datagram). */
   readonly lengths: Int32Array;
-  /** The buffers that go on, `[0, out)`. */
+  /** The buffers that go on, `[0, out)`: read buffers, and fragment
+   * buffers (`extra` of them at most). */
   readonly outBufs: PacketBuffer[];
   /** Their lengths. */
   readonly outLengths: Int32Array;
   /** How many go on. */
   out = 0;
 
-  /** `size` buffers with `headroom` and `reserve` (see PacketBuffer). */
-  constructor(readonly size: number, headroom: number, reserve: number, arena?: Arena) {
+  /** `size` buffers with `headroom` and `reserve` (see PacketBuffer), and
+   * room for `extra` more that go on. */
+  constructor(readonly size: number, headroom: number, reserve: number, arena?: Arena, extra = 0) {
     this.bufs = Array.from({ length: size }, () => new PacketBuffer(headroom, { arena, reserve }));
     this.lengths = new Int32Array(size);
-    this.outBufs = this.bufs.slice();
-    this.outLengths = new Int32Array(size);
+    this.outBufs = this.bufs.concat(this.bufs.slice(0, Math.min(extra, size)));
+    while (this.outBufs.length < size + extra) this.outBufs.push(this.bufs[0]);
+    this.outLengths = new Int32Array(size + extra);
   }
 }
 
@@ -125,6 +134,14 @@ export interface ForwarderOptions {
   readonly arena?: Arena;
   /** Bytes the device needs in front of a frame (its header); default 0. */
   readonly reserve?: number;
+  /** The path MTU to assume while the engine knows none (`--path-mtu`, or
+   * the underlay interface's MTU), bytes; undefined: unknown (nothing is
+   * cut, clamped or refused for size). See tunnel/path.ts. */
+  readonly pathMtu?: number;
+  /** The underlay's address family (for the IP/UDP header size); default 4. */
+  readonly family?: 4 | 6;
+  /** Lower the MSS of TCP SYNs both ways to fit the path; default true. */
+  readonly clampMss?: boolean;
 }
 
 /**
@@ -158,6 +175,11 @@ export class Forwarder {
   #peer: Endpoint | undefined;
   #heard = false;
   #acceptedFrames: boolean;
+  readonly #fit: PathFit;
+  readonly #clamp: boolean;
+  /** The largest frame that fits, bytes (Infinity: unknown); set per batch. */
+  #limit = Infinity;
+  #maxDatagram: number | undefined;
 
   /** Batches and buffers for `o`, made once. */
   constructor(o: ForwarderOptions) {
@@ -165,7 +187,11 @@ export class Forwarder {
     const { engine, arena } = o;
     const reserve = o.reserve ?? 0;
     this.stats = o.stats ?? engine.stats;
-    this.tx = new Batch(o.batch ?? DEFAULT_BATCH, engine.headroom, reserve, arena);
+    const batch = o.batch ?? DEFAULT_BATCH;
+    this.#fit = new PathFit(o.device, this.stats, batch, engine.headroom, reserve);
+    this.#clamp = o.clampMss ?? true;
+    this.tx = new Batch(batch, engine.headroom, reserve, arena, this.#fit.spares.length);
+    this.#updatePath();
     this.rx = new Batch(o.rxBatch, engine.headroom, reserve, arena);
     this.rxFrom = new Array(o.rxBatch);
     this.control = [new PacketBuffer(engine.headroom, { arena, reserve })];
@@ -235,11 +261,29 @@ export class Forwarder {
     b.out = 0;
     if (!engine.acceptsFrames) return 0;
     const n = device.readFrames(b.bufs, b.lengths, b.size);
+    const limit = this.#updatePath();
+    const fit = this.#fit;
+    fit.reset();
     let out = 0;
     for (let i = 0; i < n; i++) {
-      const dlen = engine.seal(b.bufs[i], b.lengths[i], now);
+      const buf = b.bufs[i];
+      const length = b.lengths[i];
+      if (this.#clamp && clampMss(buf.view, buf.payloadAt, length, limit) !== 0) this.stats.mssClamped++;
+      if (length > limit) {
+        // Too big for the path (tunnel/path.ts): fragments, or an ICMP
+        // error back into the TAP, or a drop.
+        const count = fit.handle(buf, length, limit, now);
+        for (let j = fit.first; j < fit.first + count; j++) {
+          const dlen = engine.seal(fit.spares[j], fit.lengthOf(j), now);
+          if (dlen === 0) continue;
+          b.outBufs[out] = fit.spares[j];
+          b.outLengths[out++] = dlen;
+        }
+        continue;
+      }
+      const dlen = engine.seal(buf, length, now);
       if (dlen === 0) continue; // dropped or kept for a session, counted
-      b.outBufs[out] = b.bufs[i];
+      b.outBufs[out] = buf;
       b.outLengths[out++] = dlen;
     }
     b.out = engine.peer === undefined ? 0 : out;
@@ -266,6 +310,8 @@ export class Forwarder {
     for (let i = 0; i < n; i++) {
       const frame = engine.open(b.bufs[i], b.lengths[i], this.rxFrom[i], now);
       if (frame < 0) continue;
+      const buf = b.bufs[i];
+      if (this.#clamp && clampMss(buf.view, buf.payloadAt, frame, this.#limit) !== 0) this.stats.mssClamped++;
       b.outBufs[k] = b.bufs[i];
       b.outLengths[k++] = frame;
       bytes += frame;
@@ -279,6 +325,40 @@ export class Forwarder {
     }
     this.#noticePeer();
     return this.#outboundChanged();
+  }
+
+  /** The largest UDP payload known to cross the path, bytes (see
+   * tunnel/path.ts maxDatagram); undefined while unknown. */
+  get maxDatagram(): number | undefined {
+    return this.#maxDatagram;
+  }
+
+  /** The largest frame that fits the path, bytes; Infinity while unknown. */
+  get maxFrame(): number {
+    return this.#limit;
+  }
+
+  /** True once an IPv6 frame of at most 1280 bytes of IP met a path too
+   * small to carry it (dropped; see tunnel/path.ts). */
+  get ipv6BelowMinimum(): boolean {
+    return this.#fit.ipv6BelowMinimum;
+  }
+
+  /** Reads the path's size (the engine's, else the configured one); on a
+   * change, caps the TAP's TSO cuts and reports it. Returns the max frame.
+   * Once per batch: a property read and a compare when nothing changed. */
+  #updatePath(): number {
+    const o = this.#o;
+    const d = maxDatagram(o.engine, o.pathMtu, o.family ?? 4);
+    if (d === this.#maxDatagram && this.#limit !== Infinity) return this.#limit;
+    const first = this.#limit === Infinity;
+    this.#maxDatagram = d;
+    this.#limit = maxFrame(d, o.engine.overhead);
+    if (d === undefined) return this.#limit;
+    const device = o.device as { maxFrame?: number };
+    if ("maxFrame" in device) device.maxFrame = this.#limit;
+    o.events.pathChanged?.(d + ipUdpHeader(o.family ?? 4), this.#limit, first);
+    return this.#limit;
   }
 
   /** Counts and reports a failed receive call; resolves after the pause a
