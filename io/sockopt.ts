@@ -45,15 +45,19 @@ export function findUdpFd(port: number, family: 4 | 6): number {
 }
 
 /**
- * Sets DF on the datagrams socket `fd` sends (IP_MTU_DISCOVER =
- * IP_PMTUDISC_DO, or the IPv6 equivalent), so a datagram too large for the
- * path fails with EMSGSIZE instead of being fragmented. Returns an error
- * text, or undefined on success.
+ * Sets DF on the datagrams socket `fd` sends without trusting the kernel's
+ * cached path MTU: IP_MTU_DISCOVER = IP_PMTUDISC_PROBE (<linux/in.h>), or
+ * IPV6_MTU_DISCOVER = IPV6_PMTUDISC_PROBE (<linux/in6.h>). The kernel then
+ * sends up to the interface's MTU whatever ICMP "fragmentation needed" /
+ * "packet too big" it was told (a forged one cannot shrink the tunnel);
+ * tappet itself keeps datagrams within the path (tunnel/path.ts). A
+ * datagram larger than the interface's MTU fails with EMSGSIZE. Returns an
+ * error text, or undefined on success.
  */
 export function setDontFragment(fd: number, family: 4 | 6): string | undefined {
   const r = family === 6
-    ? libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, int32(C.IPV6_PMTUDISC_DO), 4)
-    : libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, int32(C.IP_PMTUDISC_DO), 4);
+    ? libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, int32(C.IPV6_PMTUDISC_PROBE), 4)
+    : libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, int32(C.IP_PMTUDISC_PROBE), 4);
   return r < 0 ? strerror(errno()) : undefined;
 }
 

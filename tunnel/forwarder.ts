@@ -135,9 +135,10 @@ export interface ForwarderOptions {
   /** Bytes the device needs in front of a frame (its header); default 0. */
   readonly reserve?: number;
   /** The path MTU to assume while the engine knows none (`--path-mtu`, or
-   * the underlay interface's MTU), bytes; undefined: unknown (nothing is
-   * cut, clamped or refused for size). See tunnel/path.ts. */
-  readonly pathMtu?: number;
+   * the underlay interface's MTU), bytes, asked once per outbound batch;
+   * undefined: unknown (nothing is cut, clamped or refused for size). See
+   * tunnel/path.ts. */
+  readonly pathMtu?: () => number | undefined;
   /** The underlay's address family (for the IP/UDP header size); default 4. */
   readonly family?: 4 | 6;
   /** Lower the MSS of TCP SYNs both ways to fit the path; default true. */
@@ -349,7 +350,7 @@ export class Forwarder {
    * Once per batch: a property read and a compare when nothing changed. */
   #updatePath(): number {
     const o = this.#o;
-    const d = maxDatagram(o.engine, o.pathMtu, o.family ?? 4);
+    const d = maxDatagram(o.engine, o.pathMtu?.(), o.family ?? 4);
     if (d === this.#maxDatagram && this.#limit !== Infinity) return this.#limit;
     const first = this.#limit === Infinity;
     this.#maxDatagram = d;

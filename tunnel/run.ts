@@ -35,6 +35,7 @@ import { log, writeStderr } from "../log.ts";
 import { interfaceState, startWarnings } from "./iface.ts";
 import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
+import { pathEvents } from "./path_events.ts";
 
 export { tapMtuFor } from "./iface.ts";
 
@@ -62,6 +63,16 @@ export interface CommonConfig {
   /** Client only: the local address and port to send from (`--bind`), of
    * the same family as `host`; by default the kernel picks both. */
   readonly bind?: HostPort;
+  /** The path MTU to assume, bytes (`--path-mtu`); by default the MTU of
+   * the underlay interface the route to the peer uses (tunnel/route.ts),
+   * until the engine finds the path's size itself. */
+  readonly pathMtu?: number;
+  /** Lower the MSS of TCP SYNs crossing the tunnel to fit the path
+   * (`--clamp-mss`); default true. */
+  readonly clampMss?: boolean;
+  /** Set the TAP's MTU to the one that fits the path (`--set-mtu`; needs
+   * CAP_NET_ADMIN); default false. */
+  readonly setMtu?: boolean;
 }
 
 /** A legacy-format tunnel's settings. */
@@ -275,13 +286,17 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     arena,
     clock: monotonicNs,
     info,
-    events: tunnelEvents({
-      iface: config.iface,
-      family: config.family,
-      overhead: engine.overhead,
-      mtu: info.mtu,
-      listen: config.listen,
-    }),
+    ...pathEvents(
+      config,
+      peer,
+      tunnelEvents({
+        iface: config.iface,
+        family: config.family,
+        overhead: engine.overhead,
+        mtu: info.mtu,
+        listen: config.listen,
+      }),
+    ),
   });
   const status = () => {
     return tunnel.status();
