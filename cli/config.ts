@@ -54,8 +54,8 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     family: command.addr.family,
     ...(command.bind !== undefined ? { bind: command.bind } : {}),
     ...(command.pathMtu !== undefined ? { pathMtu: command.pathMtu } : {}),
-    clampMss: command.clampMss === "on",
-    setMtu: command.setMtu === true,
+    ...(command.clampMss === "off" ? { clampMss: false } : {}),
+    ...(command.setMtu === true ? { setMtu: true } : {}),
   };
   if (command.protocol === "legacy") {
     if (command.psk !== undefined) {
