@@ -76,6 +76,7 @@ export const COUNTERS = [
   "mtuDropUnfragmentable",
   "mtuDropNotIp",
   "mtuDropMinIpv6",
+  "mtuKernelFragmented",
 ] as const;
 
 /** One of the counters' names. */
@@ -223,8 +224,13 @@ export interface Stats {
   /** Dropped: frames too big for the path that carry neither IPv4 nor IPv6. */
   mtuDropNotIp: number;
   /** Dropped: IPv6 frames of at most 1280 bytes of IP (IPv6's minimum MTU,
-   * which no "packet too big" can lower) over a path too small for them. */
+   * which no "packet too big" can lower) over a path too small for them,
+   * when they cannot go out as fragmentable datagrams (the Deno socket, or
+   * more than 8 in a batch). */
   mtuDropMinIpv6: number;
+  /** Such IPv6 frames sent instead as datagrams the kernel may fragment
+   * (DF off for them alone). */
+  mtuKernelFragmented: number;
 }
 
 /** Counters of one tunnel since start (see the interface of the same name). */

@@ -136,6 +136,9 @@ export const C = {
   // set, the route's cached path MTU (which ICMP can lower) not used.
   IP_PMTUDISC_PROBE: 3,
   IPV6_PMTUDISC_PROBE: 3,
+  // ... IP_PMTUDISC_DONT, IPV6_PMTUDISC_DONT: DF off, the kernel fragments.
+  IP_PMTUDISC_DONT: 0,
+  IPV6_PMTUDISC_DONT: 0,
   // <linux/sockios.h>: set an interface's MTU (needs CAP_NET_ADMIN).
   SIOCSIFMTU: 0x8922,
   IPV6_V6ONLY: 26,

@@ -62,6 +62,28 @@ export function setDontFragment(fd: number, family: 4 | 6): string | undefined {
 }
 
 /**
+ * Switches the socket `fd` between sending datagrams the kernel may
+ * fragment (`on`) and the usual DF without the cached path MTU
+ * ({@linkcode setDontFragment}). On: IP_PMTUDISC_DONT (IPv4: no DF; the
+ * kernel and the routers fragment), or IPV6_PMTUDISC_DONT (IPv6: routers
+ * never fragment; the kernel cuts at the path MTU it learnt from ICMPv6
+ * "packet too big", which it takes no lower than 1280, so a forged one does
+ * no harm; until it has learnt it, the first such datagram may be lost).
+ * (IPV6_MTU, the socket's fragment size, does not make Linux 6.18 cut a
+ * datagram the route's MTU lets through whole: tried, not used.) One
+ * setsockopt() call each way, for the rare datagram that needs it
+ * (tunnel/path.ts), never per batch.
+ */
+export function setFragmentable(fd: number, family: 4 | 6, on: boolean): void {
+  if (family === 4) libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, on ? DONT4 : PROBE4, 4);
+  else libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, on ? DONT6 : PROBE6, 4);
+}
+const DONT4 = int32(C.IP_PMTUDISC_DONT);
+const PROBE4 = int32(C.IP_PMTUDISC_PROBE);
+const DONT6 = int32(C.IPV6_PMTUDISC_DONT);
+const PROBE6 = int32(C.IPV6_PMTUDISC_PROBE);
+
+/**
  * The path MTU the kernel knows for `to` (IP_MTU of a socket connected
  * there), in bytes, or undefined when it cannot be found. Makes and closes a
  * socket: call it on a rare event (EMSGSIZE), not per packet.

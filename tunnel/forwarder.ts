@@ -143,6 +143,12 @@ export interface ForwarderOptions {
   readonly family?: 4 | 6;
   /** Lower the MSS of TCP SYNs both ways to fit the path; default true. */
   readonly clampMss?: boolean;
+  /** Sends the sealed datagram `buf.bytes[0, length)` to `to` at once, with
+   * DF off (the kernel may fragment it): for IPv6 frames of at most 1280
+   * bytes over a path too small for them (tunnel/path.ts). The one send a
+   * step makes, at the start of {@linkcode Forwarder.sealBatch}, after the
+   * driver sent the batch before. Absent: such frames are dropped. */
+  readonly sendFragmentable?: (buf: PacketBuffer, length: number, to: Endpoint) => void;
 }
 
 /**
@@ -189,7 +195,14 @@ export class Forwarder {
     const reserve = o.reserve ?? 0;
     this.stats = o.stats ?? engine.stats;
     const batch = o.batch ?? DEFAULT_BATCH;
-    this.#fit = new PathFit(o.device, this.stats, batch, engine.headroom, reserve);
+    this.#fit = new PathFit(
+      o.device,
+      this.stats,
+      batch,
+      engine.headroom,
+      reserve,
+      o.sendFragmentable !== undefined,
+    );
     this.#clamp = o.clampMss ?? true;
     this.tx = new Batch(batch, engine.headroom, reserve, arena, this.#fit.spares.length);
     this.#updatePath();
@@ -261,6 +274,7 @@ export class Forwarder {
     const b = this.tx;
     b.out = 0;
     if (!engine.acceptsFrames) return 0;
+    if (this.#fit.deferredCount > 0) this.#sendDeferred(now);
     const n = device.readFrames(b.bufs, b.lengths, b.size);
     const limit = this.#updatePath();
     const fit = this.#fit;
@@ -288,7 +302,21 @@ export class Forwarder {
       b.outLengths[out++] = dlen;
     }
     b.out = engine.peer === undefined ? 0 : out;
-    return n;
+    // Frames kept for the next step: the driver must not wait meanwhile.
+    return fit.deferredCount > 0 ? Math.max(n, 1) : n;
+  }
+
+  /** Seals the kept IPv6 frames and sends them as fragmentable datagrams
+   * (see {@linkcode ForwarderOptions.sendFragmentable}). */
+  #sendDeferred(now: number): void {
+    const { engine, sendFragmentable } = this.#o;
+    const fit = this.#fit;
+    for (let i = 0; i < fit.deferredCount; i++) {
+      const buf = fit.deferred[i];
+      const dlen = engine.seal(buf, fit.deferredLengths[i], now);
+      if (dlen > 0 && engine.peer !== undefined) sendFragmentable!(buf, dlen, engine.peer);
+    }
+    fit.deferredCount = 0;
   }
 
   /** Where the sealed batch goes: the engine's peer. */

@@ -15,7 +15,7 @@ import type { FrameDevice } from "../io/tap.ts";
 import type { Transport } from "../io/transport.ts";
 import { PollWaiter, type Waiter } from "../io/wait.ts";
 import { AsyncDriver } from "./async_driver.ts";
-import { DEFAULT_BATCH, Forwarder, type TunnelEvents } from "./forwarder.ts";
+import { DEFAULT_BATCH, Forwarder, type ForwarderOptions, type TunnelEvents } from "./forwarder.ts";
 import { PollDriver } from "./poll_driver.ts";
 import { ipUdpHeader, tapMtuFor } from "./iface.ts";
 
@@ -60,7 +60,9 @@ export interface TunnelStatus extends Partial<TunnelInfo> {
    * while the path MTU is unknown. */
   readonly tapMtuAdvised?: number;
   /** True once IPv6 frames of at most 1280 bytes met a path too small for
-   * them after the overhead (they are dropped: mtuDropMinIpv6). */
+   * them after the overhead: they go out as datagrams the kernel may
+   * fragment (mtuKernelFragmented), or with the Deno socket are dropped
+   * (mtuDropMinIpv6). */
   readonly ipv6BelowMinimum?: boolean;
 }
 
@@ -99,6 +101,8 @@ export interface TunnelOptions {
     readonly family: 4 | 6;
     /** Clamp the MSS of TCP SYNs (default true). */
     readonly clampMss?: boolean;
+    /** See ForwarderOptions.sendFragmentable. */
+    readonly sendFragmentable?: ForwarderOptions["sendFragmentable"];
   };
 }
 
@@ -126,6 +130,7 @@ export class Tunnel {
       pathMtu: options.path?.pathMtu,
       family: options.path?.family,
       clampMss: options.path?.clampMss,
+      sendFragmentable: options.path?.sendFragmentable,
     });
     const sync = transport.sync;
     let waiter = options.waiter;

@@ -13,13 +13,19 @@
  *
  * An IPv6 packet of at most 1280 bytes (IPv6's minimum link MTU, RFC 8200
  * §5) cannot be refused with "packet too big"; where the path is too small
- * for it after the overhead, it is dropped and counted as mtuDropMinIpv6
- * (sending it as a datagram the kernel may fragment is not done yet: see
- * the notes), and {@linkcode PathFit.ipv6BelowMinimum} says so.
+ * for it after the overhead, it is kept ({@linkcode PathFit.deferred}, up
+ * to {@linkcode DEFERRED_MAX} a batch) and sealed and sent at the start of
+ * the next outbound step, after the batch it came in (so datagrams still
+ * leave in the order they were sealed), as a datagram the kernel may
+ * fragment (the runner's `sendFragmentable`: DF off for that one send; see
+ * io/sockopt.ts). Without that means (the Deno socket) or beyond the limit
+ * it is dropped (mtuDropMinIpv6). {@linkcode PathFit.ipv6BelowMinimum} then
+ * says so for `status`.
  *
  * @module
  */
 
+import { copyBytes } from "../core/arena.ts";
 import type { Engine } from "../core/engine.ts";
 import { fragmentIpv4, type FragmentSink } from "../core/fragment.ts";
 import { errorAllowed, tooBigError } from "../core/icmp.ts";
@@ -34,6 +40,9 @@ import { ipUdpHeader } from "./iface.ts";
 export const ICMP_PER_SECOND = 100;
 /** IPv6's minimum link MTU (RFC 8200 §5), bytes. */
 export const IPV6_MIN_MTU = 1280;
+/** IPv6 frames of at most 1280 bytes kept per batch to go out as
+ * fragmentable datagrams. */
+export const DEFERRED_MAX = 8;
 /** Fragment buffers per outbound batch: a full batch of frames up to twice
  * the path's frame size can be cut. */
 const SPARES_PER_FRAME = 2;
@@ -82,11 +91,30 @@ export class PathFit {
   /** True once an IPv6 frame of at most 1280 bytes met a path too small
    * for it (status says so). */
   ipv6BelowMinimum = false;
+  /** Buffers of the IPv6 frames kept to go out as fragmentable datagrams:
+   * `[0, deferredCount)`, lengths in {@linkcode deferredLengths}; empty
+   * when the runner has no way to send them. */
+  readonly deferred: PacketBuffer[];
+  /** Lengths of the kept frames. */
+  readonly deferredLengths = new Int32Array(DEFERRED_MAX);
+  /** How many frames are kept. The forwarder empties the list. */
+  deferredCount = 0;
   readonly #ignore = () => {};
 
   /** Buffers for a batch of `batch` frames, with `headroom` and `reserve`
    * as the forwarder's. */
-  constructor(device: FrameDevice, stats: Stats, batch: number, headroom: number, reserve: number) {
+  constructor(
+    device: FrameDevice,
+    stats: Stats,
+    batch: number,
+    headroom: number,
+    reserve: number,
+    canDefer: boolean,
+  ) {
+    this.deferred = Array.from(
+      { length: canDefer ? DEFERRED_MAX : 0 },
+      () => new PacketBuffer(headroom, { reserve, size: SPARE_BYTES }),
+    );
     this.#device = device;
     this.#stats = stats;
     this.#headroom = headroom;
@@ -127,7 +155,15 @@ export class PathFit {
     if (v.getUint16(base + ip - 2) === ETH_P_IPV6) {
       if (length - ip <= IPV6_MIN_MTU) {
         this.ipv6BelowMinimum = true;
-        s.mtuDropMinIpv6++;
+        const k = this.deferredCount;
+        if (k < this.deferred.length) {
+          copyBytes(this.deferred[k].payload, 0, buf.payload, 0, length);
+          this.deferredLengths[k] = length;
+          this.deferredCount = k + 1;
+          s.mtuKernelFragmented++;
+        } else {
+          s.mtuDropMinIpv6++;
+        }
         return 0;
       }
       this.#sendError(buf, length, ip, Math.max(ipMax, IPV6_MIN_MTU), now);

@@ -9,11 +9,15 @@
  */
 
 import type { Endpoint } from "../core/endpoint.ts";
+import type { PacketBuffer } from "../core/packet.ts";
+import { setFragmentable } from "../io/sockopt.ts";
+import type { SendFailure, SyncTransport } from "../io/transport.ts";
 import { setInterfaceMtu } from "../io/tun.ts";
 import { log } from "../log.ts";
 import type { TunnelEvents } from "./forwarder.ts";
 import type { TunnelOptions } from "./loop.ts";
 import { underlayMtu } from "./route.ts";
+import { IPV6_MIN_MTU } from "./path.ts";
 import { interfaceState } from "./iface.ts";
 import type { TunnelConfig } from "./run.ts";
 
@@ -27,6 +31,7 @@ export function pathEvents(
   config: TunnelConfig,
   peer: Endpoint | undefined,
   inner: TunnelEvents,
+  socket?: SyncTransport,
 ): Pick<TunnelOptions, "events" | "path"> {
   const lookup = (to: Endpoint) => {
     const found = underlayMtu(to.hostname, config.family);
@@ -45,11 +50,13 @@ export function pathEvents(
     writeFailed: (e) => inner.writeFailed(e),
     receiveFailed: (e) => inner.receiveFailed(e),
     pathChanged(mtu, maxFrame, first) {
-      const advised = maxFrame - ETH_HLEN;
-      log.info`path MTU ${
-        first ? "is" : "changed to"
-      } ${mtu} bytes: frames up to ${maxFrame} bytes fit, TAP MTU ${advised}`;
+      const fits = maxFrame - ETH_HLEN;
+      const change = first ? "is" : "changed to";
+      log.info`path MTU ${change} ${mtu} bytes: frames up to ${maxFrame} bytes fit, TAP MTU ${fits}`;
       if (config.setMtu !== true) return;
+      // Never below IPv6's minimum (the kernel turns IPv6 off on a smaller
+      // link) when such frames can go out fragmentable.
+      const advised = socket === undefined ? fits : Math.max(fits, IPV6_MIN_MTU);
       if (interfaceState(config.iface)?.mtu === advised) return;
       const error = setInterfaceMtu(config.iface, advised);
       if (error === undefined) log.info`set the MTU of ${config.iface} to ${advised} (--set-mtu)`;
@@ -59,8 +66,29 @@ export function pathEvents(
       }
     },
   };
+  // Fragmentable datagrams (tunnel/path.ts): DF off around one send.
+  const bufs: PacketBuffer[] = [];
+  const lengths = new Int32Array(1);
+  const failed = (f: SendFailure) => inner.sendFailed(f);
+  const sendFragmentable = socket === undefined
+    ? undefined
+    : (buf: PacketBuffer, length: number, to: Endpoint) => {
+      bufs[0] = buf;
+      lengths[0] = length;
+      setFragmentable(socket.fd, config.family, true);
+      try {
+        socket.sendNow(bufs, lengths, 1, to, failed);
+      } finally {
+        setFragmentable(socket.fd, config.family, false);
+      }
+    };
   return {
     events,
-    path: { pathMtu: () => pathMtu, family: config.family, clampMss: config.clampMss ?? true },
+    path: {
+      pathMtu: () => pathMtu,
+      family: config.family,
+      clampMss: config.clampMss ?? true,
+      sendFragmentable,
+    },
   };
 }

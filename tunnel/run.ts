@@ -296,6 +296,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
         mtu: info.mtu,
         listen: config.listen,
       }),
+      transport.sync,
     ),
   });
   const status = () => {
