@@ -235,3 +235,20 @@ Deno.test({
       assert.ok(ca.mssClamped >= 1, `clamped: ${ca.mssClamped}`);
     }),
 });
+
+Deno.test({
+  name: "mtu: without --path-mtu each end takes the MTU of the interface its route to the peer uses",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withTriple(63, 4, async (t, dir, procs) => {
+      procs.push(...await startTappets(t, dir, { protocol: "legacy" }));
+      const [b, a] = procs;
+      assert.ok(await waitForPing(t.a.ns, t.b.overlay, 20), "no ping through the tunnel");
+      // a's route to b leaves by a 1500-byte link (the narrower one is beyond:
+      // that is what --path-mtu, or the current format's probing, is for); b's
+      // by the 1280-byte link, looked up once b has heard from a.
+      await a.waitFor(/path MTU is 1500 bytes: frames up to 1416 bytes fit, TAP MTU 1402/);
+      await b.waitFor(/path MTU is 1280 bytes: frames up to 1196 bytes fit, TAP MTU 1182/);
+    }),
+});

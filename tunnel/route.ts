@@ -1,89 +1,116 @@
 /**
  * The underlay interface the route to the peer uses, and its MTU: the
  * legacy format's path MTU when `--path-mtu` is not given (and the current
- * format's until probing says more). Read from the kernel's routing tables
- * in /proc (`/proc/net/route`, `/proc/net/ipv6_route`: the main and local
- * tables of this network namespace; policy rules and other tables are not
- * looked at), longest prefix first, then lowest metric; the interface's MTU
- * by SIOCGIFMTU. Read at start and when a server learns its peer: not on
- * the packet path.
+ * format's until probing says more). Asked of the kernel with one netlink
+ * RTM_GETROUTE request (rtnetlink(7); what `ip route get ADDRESS` does:
+ * policy rules and every table count), of which only the output interface
+ * (RTA_OIF) is used, then that interface's MTU (SIOCGIFNAME, SIOCGIFMTU).
+ * The route's own cached path MTU is not used: a forged ICMP may have
+ * lowered it. (/proc/net/route would need Deno's --allow-all.) At start and
+ * when a server learns its peer: not on the packet path.
  *
  * @module
  */
 
+import { C, closeQuietly, libc } from "../ffi/libc.ts";
+import { sockaddr } from "../io/sockaddr.ts";
 import { interfaceState } from "./iface.ts";
 
-/** RTF_UP and RTF_REJECT (<linux/route.h>, <linux/ipv6_route.h>). */
-const RTF_UP = 0x1;
-const RTF_REJECT = 0x200;
+/** <linux/netlink.h>, <linux/rtnetlink.h>. */
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const NETLINK_ROUTE = 0;
+const RTM_NEWROUTE = 24;
+const RTM_GETROUTE = 26;
+const NLM_F_REQUEST = 1;
+const NLMSG_ERROR = 2;
+const RTA_DST = 1;
+const RTA_OIF = 4;
+/** Bytes: struct nlmsghdr, struct rtmsg, struct rtattr. */
+const NLMSG_HDRLEN = 16;
+const RTMSG_LEN = 12;
+const RTA_HDRLEN = 4;
+/** <linux/sockios.h>: an interface's name from its index. */
+const SIOCGIFNAME = 0x8910n;
+/** struct ifreq: 40 bytes, name then ifr_ifindex (int) at byte 16. */
+const IFREQ_BYTES = 40;
 
-/** The interface of the best route to `address` in a /proc/net/route
- * text (IPv4: addresses and masks as host-order hex, little-endian here),
- * or undefined when no route matches. */
-export function routeInterface4(text: string, address: string): string | undefined {
-  const want = address.split(".").reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0);
-  const le = (hex: string) => {
-    const n = parseInt(hex, 16);
-    return (((n & 0xff) << 24) | ((n >> 8 & 0xff) << 16) | ((n >> 16 & 0xff) << 8) | (n >>> 24)) >>> 0;
-  };
-  let best: { iface: string; bits: number; metric: number } | undefined;
-  for (const line of text.split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 8 || (parseInt(f[3], 16) & RTF_UP) === 0) continue;
-    const dest = le(f[1]);
-    const mask = le(f[7]);
-    if (((want & mask) >>> 0) !== dest) continue;
-    const bits = mask.toString(2).replace(/0/g, "").length;
-    const metric = Number(f[6]);
-    if (best === undefined || bits > best.bits || (bits === best.bits && metric < best.metric)) {
-      best = { iface: f[0], bits, metric };
-    }
+/** The RTM_GETROUTE request for `addr` (4 or 16 bytes). */
+export function routeRequest(addr: Uint8Array, family: 4 | 6): Uint8Array<ArrayBuffer> {
+  const len = NLMSG_HDRLEN + RTMSG_LEN + RTA_HDRLEN + addr.length;
+  const b = new Uint8Array(len);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, len, true);
+  v.setUint16(4, RTM_GETROUTE, true);
+  v.setUint16(6, NLM_F_REQUEST, true);
+  v.setUint32(8, 1, true); // sequence number
+  b[NLMSG_HDRLEN] = family === 6 ? C.AF_INET6 : C.AF_INET;
+  b[NLMSG_HDRLEN + 1] = addr.length * 8; // rtm_dst_len
+  const rta = NLMSG_HDRLEN + RTMSG_LEN;
+  v.setUint16(rta, RTA_HDRLEN + addr.length, true);
+  v.setUint16(rta + 2, RTA_DST, true);
+  b.set(addr, rta + RTA_HDRLEN);
+  return b;
+}
+
+/** The output interface index (RTA_OIF) of an RTM_NEWROUTE answer in
+ * `b[0, n)`, or undefined (an error answer, or none given). */
+export function outputInterface(b: Uint8Array, n: number): number | undefined {
+  const v = new DataView(b.buffer, b.byteOffset, n);
+  if (n < NLMSG_HDRLEN + RTMSG_LEN || v.getUint16(4, true) === NLMSG_ERROR) return undefined;
+  if (v.getUint16(4, true) !== RTM_NEWROUTE) return undefined;
+  const end = Math.min(n, v.getUint32(0, true));
+  for (let at = NLMSG_HDRLEN + RTMSG_LEN; at + RTA_HDRLEN <= end;) {
+    const len = v.getUint16(at, true);
+    if (len < RTA_HDRLEN) return undefined;
+    if (v.getUint16(at + 2, true) === RTA_OIF && len >= RTA_HDRLEN + 4) return v.getUint32(at + 4, true);
+    at += (len + 3) & ~3; // RTA_ALIGN
   }
-  return best?.iface;
+  return undefined;
 }
 
-/** The 32 hex digits of an IPv6 literal. */
-function hex6(address: string): string {
-  const [head, tail] = address.includes("::") ? address.split("::") : [address, undefined];
-  const h = head === "" ? [] : head.split(":");
-  const t = tail === undefined || tail === "" ? [] : tail.split(":");
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  return groups.map((g) => g.padStart(4, "0")).join("").toLowerCase();
-}
-
-/** The interface of the best route to the IPv6 `address` in a
- * /proc/net/ipv6_route text, or undefined. Reject routes are skipped. */
-export function routeInterface6(text: string, address: string): string | undefined {
-  const want = BigInt("0x" + hex6(address.replace(/^\[|\]$/g, "").split("%")[0]));
-  let best: { iface: string; bits: number; metric: number } | undefined;
-  for (const line of text.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
-    const flags = parseInt(f[8], 16);
-    if ((flags & RTF_UP) === 0 || (flags & RTF_REJECT) !== 0) continue;
-    const bits = parseInt(f[1], 16);
-    const shift = BigInt(128 - bits);
-    if (bits > 0 && (BigInt("0x" + f[0]) >> shift) !== (want >> shift)) continue;
-    const metric = parseInt(f[5], 16);
-    if (best === undefined || bits > best.bits || (bits === best.bits && metric < best.metric)) {
-      best = { iface: f[9], bits, metric };
-    }
-  }
-  return best?.iface;
-}
-
-/** The MTU of the interface the route to `address` uses, bytes, and the
- * interface's name; undefined when /proc cannot be read or no route
- * matches. */
-export function underlayMtu(address: string, family: 4 | 6): { iface: string; mtu: number } | undefined {
-  let text: string;
+/** The name of the interface with index `index`, or undefined. */
+function interfaceName(index: number): string | undefined {
+  const c = libc();
+  const fd = c.socket(C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0);
+  if (fd < 0) return undefined;
   try {
-    text = Deno.readTextFileSync(family === 6 ? "/proc/net/ipv6_route" : "/proc/net/route");
+    const ifr = new Uint8Array(IFREQ_BYTES);
+    new DataView(ifr.buffer).setInt32(16, index, true);
+    if (c.ioctl(fd, SIOCGIFNAME, ifr) < 0) return undefined;
+    return new TextDecoder().decode(ifr.subarray(0, ifr.indexOf(0)));
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+/** The MTU of the interface the route to the IP literal `address` uses,
+ * bytes, and the interface's name; undefined when the kernel has no route
+ * or cannot be asked. Opens and closes a netlink socket. */
+export function underlayMtu(address: string, family: 4 | 6): { iface: string; mtu: number } | undefined {
+  let addr: Uint8Array;
+  try {
+    // sockaddr_in: the address at byte 4; sockaddr_in6: at byte 8.
+    const sa = sockaddr({ hostname: address.replace(/^\[|\]$/g, ""), port: 0 }, family);
+    addr = family === 6 ? sa.subarray(8, 24) : sa.subarray(4, 8);
   } catch {
     return undefined;
   }
-  const iface = family === 6 ? routeInterface6(text, address) : routeInterface4(text, address);
-  if (iface === undefined) return undefined;
-  const mtu = interfaceState(iface)?.mtu;
-  return mtu === undefined ? undefined : { iface, mtu };
+  const c = libc();
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | C.SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return undefined;
+  let index: number | undefined;
+  try {
+    const req = routeRequest(addr, family);
+    if (c.write(fd, req, BigInt(req.length)) !== req.length) return undefined;
+    const answer = new Uint8Array(4096);
+    const n = c.read(fd, answer, BigInt(answer.length));
+    if (n <= 0) return undefined;
+    index = outputInterface(answer, n);
+  } finally {
+    closeQuietly(fd);
+  }
+  const iface = index === undefined ? undefined : interfaceName(index);
+  const mtu = iface === undefined ? undefined : interfaceState(iface)?.mtu;
+  return iface === undefined || mtu === undefined ? undefined : { iface, mtu };
 }
