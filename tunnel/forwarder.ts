@@ -25,8 +25,13 @@
  *      buffer, and the batch goes to the peer in one sendmmsg; runs of
  *      equal-sized datagrams go as one UDP GSO message each (the kernel cuts
  *      them at the last moment). A datagram the kernel refuses is dropped,
- *      counted and reported (EMSGSIZE gets the right TAP MTU).
- *   4. UDP → TAP: one recvmmsg of up to 64 datagrams; with UDP GRO (on
+ *      counted and reported (EMSGSIZE gets the right TAP MTU). The path's
+ *      size (tunnel/path.ts) is read once per batch; a TCP SYN's MSS is
+ *      lowered to fit it (core/mss.ts); a frame larger than the path takes
+ *      is cut into IPv4 fragments, or answered with an ICMP error written
+ *      back into the TAP, or (IPv6 up to 1280 bytes) kept and sent first
+ *      thing in the next step with DF off, or dropped; all counted.
+ *   4. UDP → TAP (SYNs clamped as in 3): one recvmmsg of up to 64 datagrams; with UDP GRO (on
  *      when the kernel allows it) up to 16 messages, in each of which the
  *      kernel may have joined a run of one flow's datagrams (up to 64 KiB),
  *      which the socket cuts back into datagrams. Each is opened in place
@@ -60,8 +65,7 @@ import type { Stats } from "../core/stats.ts";
 import type { FrameDevice } from "../io/tap.ts";
 import type { SendFailure } from "../io/transport.ts";
 import { clampMss } from "../core/mss.ts";
-import { ipUdpHeader } from "./iface.ts";
-import { maxDatagram, maxFrame, PathFit } from "./path.ts";
+import { maxDatagram, pathChanged, PathFit } from "./path.ts";
 
 /** Frames read from the TAP device per batch. */
 export const DEFAULT_BATCH = 32;
@@ -274,7 +278,7 @@ export class Forwarder {
     const b = this.tx;
     b.out = 0;
     if (!engine.acceptsFrames) return 0;
-    if (this.#fit.deferredCount > 0) this.#sendDeferred(now);
+    if (this.#fit.deferredCount > 0) this.#fit.sendDeferred(engine, this.#o.sendFragmentable!, now);
     const n = device.readFrames(b.bufs, b.lengths, b.size);
     const limit = this.#updatePath();
     const fit = this.#fit;
@@ -285,15 +289,7 @@ export class Forwarder {
       const length = b.lengths[i];
       if (this.#clamp && clampMss(buf.view, buf.payloadAt, length, limit) !== 0) this.stats.mssClamped++;
       if (length > limit) {
-        // Too big for the path (tunnel/path.ts): fragments, or an ICMP
-        // error back into the TAP, or a drop.
-        const count = fit.handle(buf, length, limit, now);
-        for (let j = fit.first; j < fit.first + count; j++) {
-          const dlen = engine.seal(fit.spares[j], fit.lengthOf(j), now);
-          if (dlen === 0) continue;
-          b.outBufs[out] = fit.spares[j];
-          b.outLengths[out++] = dlen;
-        }
+        out = fit.sealOversized(engine, buf, length, limit, now, b.outBufs, b.outLengths, out);
         continue;
       }
       const dlen = engine.seal(buf, length, now);
@@ -304,19 +300,6 @@ export class Forwarder {
     b.out = engine.peer === undefined ? 0 : out;
     // Frames kept for the next step: the driver must not wait meanwhile.
     return fit.deferredCount > 0 ? Math.max(n, 1) : n;
-  }
-
-  /** Seals the kept IPv6 frames and sends them as fragmentable datagrams
-   * (see {@linkcode ForwarderOptions.sendFragmentable}). */
-  #sendDeferred(now: number): void {
-    const { engine, sendFragmentable } = this.#o;
-    const fit = this.#fit;
-    for (let i = 0; i < fit.deferredCount; i++) {
-      const buf = fit.deferred[i];
-      const dlen = engine.seal(buf, fit.deferredLengths[i], now);
-      if (dlen > 0 && engine.peer !== undefined) sendFragmentable!(buf, dlen, engine.peer);
-    }
-    fit.deferredCount = 0;
   }
 
   /** Where the sealed batch goes: the engine's peer. */
@@ -356,37 +339,23 @@ export class Forwarder {
     return this.#outboundChanged();
   }
 
-  /** The largest UDP payload known to cross the path, bytes (see
-   * tunnel/path.ts maxDatagram); undefined while unknown. */
-  get maxDatagram(): number | undefined {
-    return this.#maxDatagram;
-  }
-
-  /** The largest frame that fits the path, bytes; Infinity while unknown. */
-  get maxFrame(): number {
-    return this.#limit;
-  }
-
-  /** True once an IPv6 frame of at most 1280 bytes of IP met a path too
-   * small to carry it (dropped; see tunnel/path.ts). */
-  get ipv6BelowMinimum(): boolean {
-    return this.#fit.ipv6BelowMinimum;
+  /** The path as the last batch saw it (tunnel/path.ts): the largest UDP
+   * payload known to cross it (undefined: unknown), and whether IPv6 frames
+   * of at most 1280 bytes met a path too small for them. For status. */
+  get path(): { maxDatagram: number | undefined; ipv6BelowMinimum: boolean } {
+    return { maxDatagram: this.#maxDatagram, ipv6BelowMinimum: this.#fit.ipv6BelowMinimum };
   }
 
   /** Reads the path's size (the engine's, else the configured one); on a
-   * change, caps the TAP's TSO cuts and reports it. Returns the max frame.
-   * Once per batch: a property read and a compare when nothing changed. */
+   * change, caps the TAP's TSO cuts and reports it (tunnel/path.ts). Once
+   * per batch: a property read and a compare when nothing changed. */
   #updatePath(): number {
     const o = this.#o;
     const d = maxDatagram(o.engine, o.pathMtu?.(), o.family ?? 4);
-    if (d === this.#maxDatagram && this.#limit !== Infinity) return this.#limit;
-    const first = this.#limit === Infinity;
-    this.#maxDatagram = d;
-    this.#limit = maxFrame(d, o.engine.overhead);
-    if (d === undefined) return this.#limit;
-    const device = o.device as { maxFrame?: number };
-    if ("maxFrame" in device) device.maxFrame = this.#limit;
-    o.events.pathChanged?.(d + ipUdpHeader(o.family ?? 4), this.#limit, first);
+    if (d !== this.#maxDatagram || this.#limit === Infinity) {
+      this.#maxDatagram = d;
+      this.#limit = pathChanged(o.engine, o.device, o.events, d, o.family ?? 4, this.#limit === Infinity);
+    }
     return this.#limit;
   }
 

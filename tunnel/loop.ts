@@ -194,13 +194,13 @@ export class Tunnel {
   }
 
   #pathStatus(): Pick<TunnelStatus, "pathMtu" | "tapMtuAdvised" | "ipv6BelowMinimum"> {
-    const d = this.#fw.maxDatagram;
+    const { maxDatagram: d, ipv6BelowMinimum } = this.#fw.path;
     if (d === undefined) return {};
     const family = this.#o.path?.family ?? 4;
     return {
       pathMtu: d + ipUdpHeader(family),
       tapMtuAdvised: tapMtuFor(d + ipUdpHeader(family), family, this.#o.engine.overhead),
-      ipv6BelowMinimum: this.#fw.ipv6BelowMinimum,
+      ipv6BelowMinimum,
     };
   }
 }

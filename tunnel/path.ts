@@ -26,6 +26,7 @@
  */
 
 import { copyBytes } from "../core/arena.ts";
+import type { Endpoint } from "../core/endpoint.ts";
 import type { Engine } from "../core/engine.ts";
 import { fragmentIpv4, type FragmentSink } from "../core/fragment.ts";
 import { errorAllowed, tooBigError } from "../core/icmp.ts";
@@ -33,6 +34,7 @@ import { ETH_P_IPV6, ipOffset } from "../core/mss.ts";
 import { PacketBuffer } from "../core/packet.ts";
 import type { Stats } from "../core/stats.ts";
 import type { FrameDevice } from "../io/tap.ts";
+import type { TunnelEvents } from "./forwarder.ts";
 import { ipUdpHeader } from "./iface.ts";
 
 /** ICMP errors written into the TAP per second, at most (as Linux's
@@ -70,6 +72,25 @@ export function maxDatagram(engine: Engine, pathMtu: number | undefined, family:
  * wire format's `overhead`; Infinity when the datagram size is unknown. */
 export function maxFrame(maxDatagram: number | undefined, overhead: number): number {
   return maxDatagram === undefined ? Infinity : maxDatagram - overhead;
+}
+
+/** Takes a new datagram size `d` (see {@linkcode maxDatagram}): caps the
+ * device's TSO cuts (a TapDevice's `maxFrame`) and reports the path MTU to
+ * `events` (`first`: it was unknown). Returns the new largest frame. */
+export function pathChanged(
+  engine: Engine,
+  device: FrameDevice,
+  events: TunnelEvents,
+  d: number | undefined,
+  family: 4 | 6,
+  first: boolean,
+): number {
+  const limit = maxFrame(d, engine.overhead);
+  if (d === undefined) return limit;
+  const tap = device as { maxFrame?: number };
+  if ("maxFrame" in tap) tap.maxFrame = limit;
+  events.pathChanged?.(d + ipUdpHeader(family), limit, first);
+  return limit;
 }
 
 /** The fragment buffers and the ICMP writer of one forwarder; made once. */
@@ -196,6 +217,46 @@ export class PathFit {
     s.mtuFragmented++;
     s.mtuFragments += count;
     return count;
+  }
+
+  /**
+   * Handles (see {@linkcode handle}) the frame in `buf` too big for the
+   * path, seals the fragments it made and puts them in `outBufs` /
+   * `outLengths` from `out`. Returns the new `out`.
+   */
+  sealOversized(
+    engine: Engine,
+    buf: PacketBuffer,
+    length: number,
+    limit: number,
+    now: number,
+    outBufs: PacketBuffer[],
+    outLengths: Int32Array,
+    out: number,
+  ): number {
+    const count = this.handle(buf, length, limit, now);
+    for (let j = this.first; j < this.first + count; j++) {
+      const dlen = engine.seal(this.spares[j], this.lengthOf(j), now);
+      if (dlen === 0) continue;
+      outBufs[out] = this.spares[j];
+      outLengths[out++] = dlen;
+    }
+    return out;
+  }
+
+  /** Seals the kept IPv6 frames and sends each with `send` (DF off) to the
+   * engine's peer; empties the list. */
+  sendDeferred(
+    engine: Engine,
+    send: (buf: PacketBuffer, length: number, to: Endpoint) => void,
+    now: number,
+  ): void {
+    for (let i = 0; i < this.deferredCount; i++) {
+      const buf = this.deferred[i];
+      const dlen = engine.seal(buf, this.deferredLengths[i], now);
+      if (dlen > 0 && engine.peer !== undefined) send(buf, dlen, engine.peer);
+    }
+    this.deferredCount = 0;
   }
 
   /** The length of the fragment in spare `i`. */
