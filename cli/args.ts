@@ -181,10 +181,14 @@ const runForm = merge(
       }),
       "on" as const,
     ),
-    setMtu: optional(flag("--set-mtu", {
-      description:
-        message`Set the TAP interface's MTU to the one that fits the path (needs CAP_NET_ADMIN, kept after a privilege drop only with this option).`,
-    })),
+    // "on", as the config file's set-mtu key gives it.
+    setMtu: optional(map(
+      flag("--set-mtu", {
+        description:
+          message`Set the TAP interface's MTU to the one that fits the path (needs CAP_NET_ADMIN, kept after a privilege drop only with this option).`,
+      }),
+      () => "on" as const,
+    )),
     verbose: verbosity,
   }),
   role,

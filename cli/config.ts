@@ -55,7 +55,7 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     ...(command.bind !== undefined ? { bind: command.bind } : {}),
     ...(command.pathMtu !== undefined ? { pathMtu: command.pathMtu } : {}),
     ...(command.clampMss === "off" ? { clampMss: false } : {}),
-    ...(command.setMtu === true ? { setMtu: true } : {}),
+    ...(command.setMtu === "on" ? { setMtu: true } : {}),
   };
   if (command.protocol === "legacy") {
     if (command.psk !== undefined) {
