@@ -252,3 +252,26 @@ Deno.test({
       await b.waitFor(/path MTU is 1280 bytes: frames up to 1196 bytes fit, TAP MTU 1182/);
     }),
 });
+
+Deno.test({
+  name: "mtu: with r an ICMP black hole, MSS clamping alone carries 20 MB of TCP over the 1280 path",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withTriple(64, 4, async (t, dir, procs) => {
+      await t.dropIcmp();
+      procs.push(...await startTappets(t, dir, { protocol: "current", extra: ["--path-mtu", "1280"] }));
+      const [b, a] = procs;
+      assert.ok(await waitForPing(t.a.ns, t.b.overlay, 20), "no ping through the tunnel");
+      const r = await transfer(t, MB20);
+      assert.equal(r.received.sha256, r.sent.sha256);
+      await a.stop();
+      await b.stop();
+      const ca = counters(a.text());
+      const cb = counters(b.text());
+      // Clamped both ways; no segment too big, so no ICMP was needed.
+      assert.ok(ca.mssClamped >= 1 && cb.mssClamped >= 1, `clamped: ${ca.mssClamped}, ${cb.mssClamped}`);
+      assert.equal(ca.mtuTooBig + cb.mtuTooBig, 0);
+      assert.equal(ca.dropTxMsgSize + cb.dropTxMsgSize, 0);
+    }),
+});
