@@ -167,6 +167,28 @@ const runForm = merge(
           message`Client only: send from this local address and port (for a firewall that allows one source port); by default the kernel picks them.`,
       }),
     ),
+    // Issue 14: the path's size.
+    pathMtu: optional(
+      option("--path-mtu", integer({ min: 576, max: 65535, metavar: "BYTES" }), {
+        description:
+          message`The path MTU to the peer, bytes (576, IPv4's least, to 65535): by default the MTU of the underlay interface the route to the peer uses; give it when a narrower link lies beyond.`,
+      }),
+    ),
+    clampMss: withDefault(
+      option("--clamp-mss", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
+        description:
+          message`Lower the MSS option of TCP SYNs crossing the tunnel, both ways, so that TCP's segments fit the path (on by default).`,
+      }),
+      "on" as const,
+    ),
+    // "on", as the config file's set-mtu key gives it.
+    setMtu: optional(map(
+      flag("--set-mtu", {
+        description:
+          message`Set the TAP interface's MTU to the one that fits the path (needs CAP_NET_ADMIN, kept after a privilege drop only with this option).`,
+      }),
+      () => "on" as const,
+    )),
     verbose: verbosity,
   }),
   role,

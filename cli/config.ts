@@ -53,6 +53,9 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     port: command.addr.port,
     family: command.addr.family,
     ...(command.bind !== undefined ? { bind: command.bind } : {}),
+    ...(command.pathMtu !== undefined ? { pathMtu: command.pathMtu } : {}),
+    ...(command.clampMss === "off" ? { clampMss: false } : {}),
+    ...(command.setMtu === "on" ? { setMtu: true } : {}),
   };
   if (command.protocol === "legacy") {
     if (command.psk !== undefined) {

@@ -55,7 +55,7 @@ export interface RunOptions {
 export type PartialRunOptions = { -readonly [K in keyof RunOptions]?: RunOptions[K] };
 
 /** The defaults of options that have one (those of cli/args.ts). */
-export const RUN_DEFAULTS = { protocol: "current", transport: "ffi", offload: "on" } as const;
+export const RUN_DEFAULTS = { protocol: "current", transport: "ffi", offload: "on", clampMss: "on" } as const;
 
 type Check = (v: unknown, dir: string) => Parsed<unknown>;
 

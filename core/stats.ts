@@ -70,6 +70,17 @@ export const COUNTERS = [
   "probesSent",
   "probeAcks",
   "probesAnswered",
+  // tunnel/path.ts, core/mss.ts: frames that do not fit the path (issue 14).
+  "mssClamped",
+  "mtuTooBig",
+  "mtuIcmpSent",
+  "mtuIcmpLimited",
+  "mtuFragmented",
+  "mtuFragments",
+  "mtuDropUnfragmentable",
+  "mtuDropNotIp",
+  "mtuDropMinIpv6",
+  "mtuKernelFragmented",
 ] as const;
 
 /** One of the counters' names. */
@@ -203,6 +214,34 @@ export interface Stats {
   probeAcks: number;
   /** The peer's probes answered with an acknowledgement. */
   probesAnswered: number;
+  /** TCP SYN and SYN-ACK segments whose MSS option was lowered to fit the
+   * path, both directions (core/mss.ts). */
+  mssClamped: number;
+  /** Frames read from the TAP too big for the path that called for an ICMP
+   * error (IPv4 with DF, IPv6); dropped. */
+  mtuTooBig: number;
+  /** ICMP "fragmentation needed" / ICMPv6 "packet too big" written into the
+   * TAP for them. */
+  mtuIcmpSent: number;
+  /** ICMP errors not sent: over the rate limit (100 a second). */
+  mtuIcmpLimited: number;
+  /** IPv4 frames without DF too big for the path, cut into fragments. */
+  mtuFragmented: number;
+  /** The fragments they were cut into (each sealed as a datagram). */
+  mtuFragments: number;
+  /** Dropped: IPv4 frames without DF that could not be cut (no fragment
+   * buffer left in the batch, or no room for 8 bytes of data). */
+  mtuDropUnfragmentable: number;
+  /** Dropped: frames too big for the path that carry neither IPv4 nor IPv6. */
+  mtuDropNotIp: number;
+  /** Dropped: IPv6 frames of at most 1280 bytes of IP (IPv6's minimum MTU,
+   * which no "packet too big" can lower) over a path too small for them,
+   * when they cannot go out as fragmentable datagrams (the Deno socket, or
+   * more than 8 in a batch). */
+  mtuDropMinIpv6: number;
+  /** Such IPv6 frames sent instead as datagrams the kernel may fragment
+   * (DF off for them alone). */
+  mtuKernelFragmented: number;
 }
 
 /** Counters of one tunnel since start (see the interface of the same name). */

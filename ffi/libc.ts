@@ -132,6 +132,15 @@ export const C = {
   IPV6_MTU_DISCOVER: 23,
   IPV6_MTU: 24,
   IPV6_PMTUDISC_DO: 2,
+  // <linux/in.h> IP_PMTUDISC_PROBE, <linux/in6.h> IPV6_PMTUDISC_PROBE: DF
+  // set, the route's cached path MTU (which ICMP can lower) not used.
+  IP_PMTUDISC_PROBE: 3,
+  IPV6_PMTUDISC_PROBE: 3,
+  // ... IP_PMTUDISC_DONT, IPV6_PMTUDISC_DONT: DF off, the kernel fragments.
+  IP_PMTUDISC_DONT: 0,
+  IPV6_PMTUDISC_DONT: 0,
+  // <linux/sockios.h>: set an interface's MTU (needs CAP_NET_ADMIN).
+  SIOCSIFMTU: 0x8922,
   IPV6_V6ONLY: 26,
   SOCK_NONBLOCK: 0o4000,
   SO_SNDBUF: 7,

@@ -35,6 +35,14 @@ import {
 const UDP_MAX_SEGMENTS = 64;
 /** Where a frame starts after its vnet header. */
 const F = VNET_HDR_LEN;
+/** The largest IPv4 total length and IPv6 payload length: their 16-bit
+ * length fields (RFC 791, RFC 8200). A join must not pass it, or the length
+ * wraps and the kernel discards the super-frame. */
+const IP_LENGTH_MAX = 65535;
+/** Bytes before the counted IP length: Ethernet; Ethernet and the IPv6
+ * header (whose payload length leaves it out). */
+const ETH_HLEN = 14;
+const IPV6_HLEN = 40;
 
 /**
  * Joins consecutive segments of one flow from a batch of received frames
@@ -242,7 +250,10 @@ export class Coalescer {
     const l4 = this.#l4;
     const hdr = this.#hdr;
     const seg = length - hdr;
-    if (seg <= 0 || seg > this.#mss || this.#len + seg > SUPER_FRAME_BYTES) return false;
+    const counted = this.#len + seg - ETH_HLEN - (this.#ipv6 ? IPV6_HLEN : 0);
+    if (seg <= 0 || seg > this.#mss || counted > IP_LENGTH_MAX || this.#len + seg > SUPER_FRAME_BYTES) {
+      return false;
+    }
     if (this.#udp && this.#count >= UDP_MAX_SEGMENTS) return false;
     if (this.#candidate(vnet, view, base, length) !== l4 || this.#candidateUdp !== this.#udp) return false;
     if (!this.#udp && view.getUint32(base + l4 + 4) !== this.#nextSeq) return false;

@@ -45,17 +45,43 @@ export function findUdpFd(port: number, family: 4 | 6): number {
 }
 
 /**
- * Sets DF on the datagrams socket `fd` sends (IP_MTU_DISCOVER =
- * IP_PMTUDISC_DO, or the IPv6 equivalent), so a datagram too large for the
- * path fails with EMSGSIZE instead of being fragmented. Returns an error
- * text, or undefined on success.
+ * Sets DF on the datagrams socket `fd` sends without trusting the kernel's
+ * cached path MTU: IP_MTU_DISCOVER = IP_PMTUDISC_PROBE (<linux/in.h>), or
+ * IPV6_MTU_DISCOVER = IPV6_PMTUDISC_PROBE (<linux/in6.h>). The kernel then
+ * sends up to the interface's MTU whatever ICMP "fragmentation needed" /
+ * "packet too big" it was told (a forged one cannot shrink the tunnel);
+ * tappet itself keeps datagrams within the path (tunnel/path.ts). A
+ * datagram larger than the interface's MTU fails with EMSGSIZE. Returns an
+ * error text, or undefined on success.
  */
 export function setDontFragment(fd: number, family: 4 | 6): string | undefined {
   const r = family === 6
-    ? libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, int32(C.IPV6_PMTUDISC_DO), 4)
-    : libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, int32(C.IP_PMTUDISC_DO), 4);
+    ? libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, int32(C.IPV6_PMTUDISC_PROBE), 4)
+    : libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, int32(C.IP_PMTUDISC_PROBE), 4);
   return r < 0 ? strerror(errno()) : undefined;
 }
+
+/**
+ * Switches the socket `fd` between sending datagrams the kernel may
+ * fragment (`on`) and the usual DF without the cached path MTU
+ * ({@linkcode setDontFragment}). On: IP_PMTUDISC_DONT (IPv4: no DF; the
+ * kernel and the routers fragment), or IPV6_PMTUDISC_DONT (IPv6: routers
+ * never fragment; the kernel cuts at the path MTU it learnt from ICMPv6
+ * "packet too big", which it takes no lower than 1280, so a forged one does
+ * no harm; until it has learnt it, the first such datagram may be lost).
+ * (IPV6_MTU, the socket's fragment size, does not make Linux 6.18 cut a
+ * datagram the route's MTU lets through whole: tried, not used.) One
+ * setsockopt() call each way, for the rare datagram that needs it
+ * (tunnel/path.ts), never per batch.
+ */
+export function setFragmentable(fd: number, family: 4 | 6, on: boolean): void {
+  if (family === 4) libc().setsockopt(fd, C.IPPROTO_IP, C.IP_MTU_DISCOVER, on ? DONT4 : PROBE4, 4);
+  else libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU_DISCOVER, on ? DONT6 : PROBE6, 4);
+}
+const DONT4 = int32(C.IP_PMTUDISC_DONT);
+const PROBE4 = int32(C.IP_PMTUDISC_PROBE);
+const DONT6 = int32(C.IPV6_PMTUDISC_DONT);
+const PROBE6 = int32(C.IPV6_PMTUDISC_PROBE);
 
 /**
  * The path MTU the kernel knows for `to` (IP_MTU of a socket connected

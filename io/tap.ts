@@ -153,6 +153,15 @@ export class TapDevice implements FrameDevice {
     }
   }
 
+  /** The largest frame a TCP super-frame read from the TAP is cut into,
+   * bytes (see TsoSplitter.maxFrame); Infinity by default. */
+  get maxFrame(): number {
+    return this.#splitter.maxFrame;
+  }
+  set maxFrame(bytes: number) {
+    this.#splitter.maxFrame = bytes;
+  }
+
   /** Super-frames that could not be cut (not TCP over IP), dropped. */
   get dropUncuttable(): number {
     return this.#counts[DROP_UNCUTTABLE];

@@ -44,6 +44,10 @@ export class TsoSplitter {
   #k = 0;
   #seq0 = 0;
   #id0 = 0;
+  /** The largest frame a cut segment may be, bytes (Ethernet header
+   * included): a super-frame's gso_size is lowered so that its segments fit
+   * the path (issue 14); Infinity (the default) keeps gso_size. */
+  maxFrame = Infinity;
 
   /** True when the loaded frame is a TCP super-frame (GSO), not a plain one. */
   get superFrame(): boolean {
@@ -99,8 +103,9 @@ export class TsoSplitter {
     const payload = this.#end - this.#start - this.#hdrLen;
     if (payload <= 0 || tcpLen < 20) return false;
     this.#gso = true;
-    this.#mss = gsoSize;
-    this.#segments = Math.ceil(payload / gsoSize);
+    const room = this.maxFrame - this.#hdrLen;
+    this.#mss = room >= 8 && room < gsoSize ? room : gsoSize;
+    this.#segments = Math.ceil(payload / this.#mss);
     this.#seq0 = view.getUint32(f + this.#l4Off + 4);
     this.#id0 = this.#ipv6 ? 0 : view.getUint16(f + this.#ipOff + 4);
     return true;

@@ -146,3 +146,26 @@ function attachError(name: string, code: number): UserError {
       return new UserError(`cannot attach to interface ${name}: ${strerror(code)}`);
   }
 }
+
+/**
+ * Sets interface `name`'s MTU to `mtu` bytes (SIOCSIFMTU, <linux/sockios.h>,
+ * through an AF_INET datagram socket opened and closed here). Needs
+ * CAP_NET_ADMIN in the interface's network namespace (root, or a process
+ * that kept the capability: `--set-mtu` is the one reason tappet keeps it).
+ * Returns undefined on success, else the error text (EPERM without the
+ * capability, EINVAL for an MTU the device refuses).
+ */
+export function setInterfaceMtu(name: string, mtu: number): string | undefined {
+  const c = libc();
+  const fd = c.socket(C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0);
+  if (fd < 0) return strerror(errno());
+  try {
+    // struct ifreq: char ifr_name[16], then int ifr_mtu at byte 16; 40 bytes.
+    const ifr = new Uint8Array(40);
+    ifr.set(cString(name).subarray(0, 15));
+    new DataView(ifr.buffer).setInt32(16, mtu, true);
+    return c.ioctl(fd, BigInt(C.SIOCSIFMTU), ifr) < 0 ? strerror(errno()) : undefined;
+  } finally {
+    closeQuietly(fd);
+  }
+}

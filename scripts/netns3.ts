@@ -50,8 +50,9 @@ export interface NetnsTriple extends NetnsPair {
   readonly links: { readonly a: string; readonly ra: string; readonly rb: string; readonly b: string };
   /** The overlay IPv6 addresses on the TAPs (a, b). */
   readonly overlay6: { readonly a: string; readonly b: string };
-  /** Makes r drop every ICMP and ICMPv6 packet it would forward (an ICMP
-   * black hole; nftables table `tappet_bed` in r). Needs `nft`. */
+  /** Makes r drop every ICMP and ICMPv6 packet it would forward or send
+   * itself (an ICMP black hole: its "packet too big" never arrives;
+   * nftables table `tappet_bed` in r). Needs `nft`. */
   dropIcmp(): Promise<void>;
   /** Undoes {@linkcode dropIcmp}. */
   passIcmp(): Promise<void>;
@@ -150,8 +151,12 @@ export async function createTriple(options: TripleOptions): Promise<NetnsTriple>
     overlay6,
     async dropIcmp() {
       await nft(["add", "table", "inet", "tappet_bed"]);
-      await nft(["add chain inet tappet_bed fwd { type filter hook forward priority 0 ; }"]);
-      await nft(["add rule inet tappet_bed fwd meta l4proto { icmp, ipv6-icmp } drop"]);
+      // Forwarded ICMP, and r's own (its "fragmentation needed" / "packet
+      // too big" leave through the output hook).
+      for (const [chain, hook] of [["blackhole", "forward"], ["blackhole_out", "output"]]) {
+        await nft([`add chain inet tappet_bed ${chain} { type filter hook ${hook} priority 0 ; }`]);
+        await nft([`add rule inet tappet_bed ${chain} meta l4proto { icmp, ipv6-icmp } drop`]);
+      }
     },
     async passIcmp() {
       await nft(["delete", "table", "inet", "tappet_bed"], true);

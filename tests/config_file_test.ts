@@ -183,6 +183,7 @@ Deno.test("config: the command line overrides the file; defaults fill the rest",
       protocol: "current",
       transport: "ffi",
       offload: "off",
+      clampMss: "on",
       keepalive: 25,
     } satisfies RunOptions,
   );

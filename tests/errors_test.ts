@@ -222,7 +222,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "errors: a frame too big for the path is dropped with a warning naming the right TAP MTU",
+  name: "errors: a frame too big for the path gets ICMP with the right MTU, and a warning names the TAP MTU",
   ignore: !isRoot(),
   fn: async () => {
     const pair = await createPair({ id: 106, mtu: 1500 }); // 1500 is too big for a 1500-byte underlay
@@ -247,12 +247,15 @@ Deno.test({
         ),
       );
       assert.ok(await ping(a.ns, b.overlay, { count: 3, timeout: 2 }) > 0, "small frames still pass");
-      assert.equal(await ping(a.ns, b.overlay, { count: 2, size: 1472, dontFragment: true, timeout: 1 }), 0);
+      // Issue 14: the frame is answered with ICMP "fragmentation needed"
+      // naming the IP MTU that fits (1402), as a router would.
+      const big = ["ping", "-n", "-c", "2", "-W", "1", "-M", "do", "-s", "1472", b.overlay];
+      assert.match(await pair.exec(a.ns, big, { allowFail: true }), /mtu = 1402/);
       const status = await procs[1].stop("SIGTERM");
       assert.equal(status.code, 0, "the tunnel survived the oversize frames");
       assert.match(
         procs[1].text(),
-        /warning: frame of 1514 bytes is too big for the path to 198\.18\.106\.2:1011: set the TAP MTU of tp0 to 1402 \(path MTU 1500 − 98\); dropped/,
+        /warning: the MTU of tp0 \(1500\) is too big for the path to 198\.18\.106\.2:1011: .*set the TAP MTU of tp0 to 1402 \(path MTU 1500 − 98\)/,
       );
     } finally {
       for (const p of procs) await p.stop("SIGKILL", 1000);

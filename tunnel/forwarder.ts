@@ -25,8 +25,13 @@
  *      buffer, and the batch goes to the peer in one sendmmsg; runs of
  *      equal-sized datagrams go as one UDP GSO message each (the kernel cuts
  *      them at the last moment). A datagram the kernel refuses is dropped,
- *      counted and reported (EMSGSIZE gets the right TAP MTU).
- *   4. UDP → TAP: one recvmmsg of up to 64 datagrams; with UDP GRO (on
+ *      counted and reported (EMSGSIZE gets the right TAP MTU). The path's
+ *      size (tunnel/path.ts) is read once per batch; a TCP SYN's MSS is
+ *      lowered to fit it (core/mss.ts); a frame larger than the path takes
+ *      is cut into IPv4 fragments, or answered with an ICMP error written
+ *      back into the TAP, or (IPv6 up to 1280 bytes) kept and sent first
+ *      thing in the next step with DF off, or dropped; all counted.
+ *   4. UDP → TAP (SYNs clamped as in 3): one recvmmsg of up to 64 datagrams; with UDP GRO (on
  *      when the kernel allows it) up to 16 messages, in each of which the
  *      kernel may have joined a run of one flow's datagrams (up to 64 KiB),
  *      which the socket cuts back into datagrams. Each is opened in place
@@ -59,6 +64,8 @@ import { PacketBuffer } from "../core/packet.ts";
 import type { Stats } from "../core/stats.ts";
 import type { FrameDevice } from "../io/tap.ts";
 import type { SendFailure } from "../io/transport.ts";
+import { clampMss } from "../core/mss.ts";
+import { maxDatagram, pathChanged, PathFit } from "./path.ts";
 
 /** Frames read from the TAP device per batch. */
 export const DEFAULT_BATCH = 32;
@@ -85,6 +92,9 @@ export interface TunnelEvents {
   /** The engine's `maxDatagram` (path MTU probes) changed; seen when the
    * timers run. */
   maxDatagramChanged?(maxDatagram: number | undefined): void;
+  /** The path's size became known (`first`) or changed: path MTU and the
+   * largest frame that fits, bytes. */
+  pathChanged?(pathMtu: number, maxFrame: number, first: boolean): void;
 }
 
 /** Preallocated buffers for one direction: `bufs` are read or received
@@ -94,19 +104,22 @@ export class Batch {
   readonly bufs: PacketBuffer[];
   /** `lengths[i]`: bytes in `bufs[i]` (frame or datagram). */
   readonly lengths: Int32Array;
-  /** The buffers that go on, `[0, out)`. */
+  /** The buffers that go on, `[0, out)`: read buffers, and fragment
+   * buffers (`extra` of them at most). */
   readonly outBufs: PacketBuffer[];
   /** Their lengths. */
   readonly outLengths: Int32Array;
   /** How many go on. */
   out = 0;
 
-  /** `size` buffers with `headroom` and `reserve` (see PacketBuffer). */
-  constructor(readonly size: number, headroom: number, reserve: number, arena?: Arena) {
+  /** `size` buffers with `headroom` and `reserve` (see PacketBuffer), and
+   * room for `extra` more that go on. */
+  constructor(readonly size: number, headroom: number, reserve: number, arena?: Arena, extra = 0) {
     this.bufs = Array.from({ length: size }, () => new PacketBuffer(headroom, { arena, reserve }));
     this.lengths = new Int32Array(size);
-    this.outBufs = this.bufs.slice();
-    this.outLengths = new Int32Array(size);
+    this.outBufs = this.bufs.concat(this.bufs.slice(0, Math.min(extra, size)));
+    while (this.outBufs.length < size + extra) this.outBufs.push(this.bufs[0]);
+    this.outLengths = new Int32Array(size + extra);
   }
 }
 
@@ -128,6 +141,21 @@ export interface ForwarderOptions {
   readonly arena?: Arena;
   /** Bytes the device needs in front of a frame (its header); default 0. */
   readonly reserve?: number;
+  /** The path MTU to assume while the engine knows none (`--path-mtu`, or
+   * the underlay interface's MTU), bytes, asked once per outbound batch;
+   * undefined: unknown (nothing is cut, clamped or refused for size). See
+   * tunnel/path.ts. */
+  readonly pathMtu?: () => number | undefined;
+  /** The underlay's address family (for the IP/UDP header size); default 4. */
+  readonly family?: 4 | 6;
+  /** Lower the MSS of TCP SYNs both ways to fit the path; default true. */
+  readonly clampMss?: boolean;
+  /** Sends the sealed datagram `buf.bytes[0, length)` to `to` at once, with
+   * DF off (the kernel may fragment it): for IPv6 frames of at most 1280
+   * bytes over a path too small for them (tunnel/path.ts). The one send a
+   * step makes, at the start of {@linkcode Forwarder.sealBatch}, after the
+   * driver sent the batch before. Absent: such frames are dropped. */
+  readonly sendFragmentable?: (buf: PacketBuffer, length: number, to: Endpoint) => void;
 }
 
 /**
@@ -161,6 +189,10 @@ export class Forwarder {
   #peer: Endpoint | undefined;
   #heard = false;
   #acceptedFrames: boolean;
+  readonly #fit: PathFit;
+  readonly #clamp: boolean;
+  /** The largest frame that fits, bytes (Infinity: unknown); set per batch. */
+  #limit = Infinity;
   #maxDatagram: number | undefined;
 
   /** Batches and buffers for `o`, made once. */
@@ -169,7 +201,18 @@ export class Forwarder {
     const { engine, arena } = o;
     const reserve = o.reserve ?? 0;
     this.stats = o.stats ?? engine.stats;
-    this.tx = new Batch(o.batch ?? DEFAULT_BATCH, engine.headroom, reserve, arena);
+    const batch = o.batch ?? DEFAULT_BATCH;
+    this.#fit = new PathFit(
+      o.device,
+      this.stats,
+      batch,
+      engine.headroom,
+      reserve,
+      o.sendFragmentable !== undefined,
+    );
+    this.#clamp = o.clampMss ?? true;
+    this.tx = new Batch(batch, engine.headroom, reserve, arena, this.#fit.spares.length);
+    this.#updatePath();
     this.rx = new Batch(o.rxBatch, engine.headroom, reserve, arena);
     this.rxFrom = new Array(o.rxBatch);
     this.control = [new PacketBuffer(engine.headroom, { arena, reserve })];
@@ -241,16 +284,28 @@ export class Forwarder {
     const b = this.tx;
     b.out = 0;
     if (!engine.acceptsFrames) return 0;
+    if (this.#fit.deferredCount > 0) this.#fit.sendDeferred(engine, this.#o.sendFragmentable!, now);
     const n = device.readFrames(b.bufs, b.lengths, b.size);
+    const limit = this.#updatePath();
+    const fit = this.#fit;
+    fit.reset();
     let out = 0;
     for (let i = 0; i < n; i++) {
-      const dlen = engine.seal(b.bufs[i], b.lengths[i], now);
+      const buf = b.bufs[i];
+      const length = b.lengths[i];
+      if (this.#clamp && clampMss(buf.view, buf.payloadAt, length, limit) !== 0) this.stats.mssClamped++;
+      if (length > limit) {
+        out = fit.sealOversized(engine, buf, length, limit, now, b.outBufs, b.outLengths, out);
+        continue;
+      }
+      const dlen = engine.seal(buf, length, now);
       if (dlen === 0) continue; // dropped or kept for a session, counted
-      b.outBufs[out] = b.bufs[i];
+      b.outBufs[out] = buf;
       b.outLengths[out++] = dlen;
     }
     b.out = engine.peer === undefined ? 0 : out;
-    return n;
+    // Frames kept for the next step: the driver must not wait meanwhile.
+    return fit.deferredCount > 0 ? Math.max(n, 1) : n;
   }
 
   /** Where the sealed batch goes: the engine's peer. */
@@ -273,6 +328,8 @@ export class Forwarder {
     for (let i = 0; i < n; i++) {
       const frame = engine.open(b.bufs[i], b.lengths[i], this.rxFrom[i], now);
       if (frame < 0) continue;
+      const buf = b.bufs[i];
+      if (this.#clamp && clampMss(buf.view, buf.payloadAt, frame, this.#limit) !== 0) this.stats.mssClamped++;
       b.outBufs[k] = b.bufs[i];
       b.outLengths[k++] = frame;
       bytes += frame;
@@ -286,6 +343,26 @@ export class Forwarder {
     }
     this.#noticePeer();
     return this.#outboundChanged();
+  }
+
+  /** The path as the last batch saw it (tunnel/path.ts): the largest UDP
+   * payload known to cross it (undefined: unknown), and whether IPv6 frames
+   * of at most 1280 bytes met a path too small for them. For status. */
+  get path(): { maxDatagram: number | undefined; ipv6BelowMinimum: boolean } {
+    return { maxDatagram: this.#maxDatagram, ipv6BelowMinimum: this.#fit.ipv6BelowMinimum };
+  }
+
+  /** Reads the path's size (the engine's, else the configured one); on a
+   * change, caps the TAP's TSO cuts and reports it (tunnel/path.ts). Once
+   * per batch: a property read and a compare when nothing changed. */
+  #updatePath(): number {
+    const o = this.#o;
+    const d = maxDatagram(o.engine, o.pathMtu?.(), o.family ?? 4);
+    if (d !== this.#maxDatagram || this.#limit === Infinity) {
+      this.#maxDatagram = d;
+      this.#limit = pathChanged(o.engine, o.device, o.events, d, o.family ?? 4, this.#limit === Infinity);
+    }
+    return this.#limit;
   }
 
   /** Counts and reports a failed receive call; resolves after the pause a

@@ -15,8 +15,9 @@ import type { FrameDevice } from "../io/tap.ts";
 import type { Transport } from "../io/transport.ts";
 import { PollWaiter, type Waiter } from "../io/wait.ts";
 import { AsyncDriver } from "./async_driver.ts";
-import { DEFAULT_BATCH, Forwarder, type TunnelEvents } from "./forwarder.ts";
+import { DEFAULT_BATCH, Forwarder, type ForwarderOptions, type TunnelEvents } from "./forwarder.ts";
 import { PollDriver } from "./poll_driver.ts";
+import { ipUdpHeader, tapMtuFor } from "./iface.ts";
 
 export { DEFAULT_BATCH, type TunnelEvents };
 
@@ -51,6 +52,18 @@ export interface TunnelStatus extends Partial<TunnelInfo> {
   readonly peer: Endpoint | undefined;
   /** Every counter, a copy. */
   readonly counters: Record<Counter, number>;
+  /** Path MTU (issue 14): the largest IP packet known to cross the path to
+   * the peer, bytes (the engine's probe result, else `--path-mtu` or the
+   * underlay interface's MTU); undefined while unknown. */
+  readonly pathMtu?: number;
+  /** The TAP MTU that fits the path (untagged frames), bytes; undefined
+   * while the path MTU is unknown. */
+  readonly tapMtuAdvised?: number;
+  /** True once IPv6 frames of at most 1280 bytes met a path too small for
+   * them after the overhead: they go out as datagrams the kernel may
+   * fragment (mtuKernelFragmented), or with the Deno socket are dropped
+   * (mtuDropMinIpv6). */
+  readonly ipv6BelowMinimum?: boolean;
 }
 
 /** Everything a {@linkcode Tunnel} needs. */
@@ -79,6 +92,18 @@ export interface TunnelOptions {
   waiter?: Waiter;
   /** What {@linkcode Tunnel.status} reports beside the live state. */
   info?: TunnelInfo;
+  /** The path's size, until the engine finds it (see tunnel/path.ts). */
+  path?: {
+    /** The path MTU to assume, bytes; undefined while unknown. Read once
+     * per outbound batch. */
+    readonly pathMtu: () => number | undefined;
+    /** The underlay's address family. */
+    readonly family: 4 | 6;
+    /** Clamp the MSS of TCP SYNs (default true). */
+    readonly clampMss?: boolean;
+    /** See ForwarderOptions.sendFragmentable. */
+    readonly sendFragmentable?: ForwarderOptions["sendFragmentable"];
+  };
 }
 
 /** A running tunnel between one TAP device and one peer. */
@@ -102,6 +127,10 @@ export class Tunnel {
       rxBatch: transport.batch,
       arena: options.arena,
       reserve: device.frontBytes ?? 0,
+      pathMtu: options.path?.pathMtu,
+      family: options.path?.family,
+      clampMss: options.path?.clampMss,
+      sendFragmentable: options.path?.sendFragmentable,
     });
     const sync = transport.sync;
     let waiter = options.waiter;
@@ -160,6 +189,18 @@ export class Tunnel {
       local: { ...transport.local },
       peer: engine.peer === undefined ? undefined : { ...engine.peer },
       counters: this.#fw.stats.snapshot(),
+      ...this.#pathStatus(),
+    };
+  }
+
+  #pathStatus(): Pick<TunnelStatus, "pathMtu" | "tapMtuAdvised" | "ipv6BelowMinimum"> {
+    const { maxDatagram: d, ipv6BelowMinimum } = this.#fw.path;
+    if (d === undefined) return {};
+    const family = this.#o.path?.family ?? 4;
+    return {
+      pathMtu: d + ipUdpHeader(family),
+      tapMtuAdvised: tapMtuFor(d + ipUdpHeader(family), family, this.#o.engine.overhead),
+      ipv6BelowMinimum,
     };
   }
 }

@@ -10,17 +10,18 @@
 import { formatHostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { Engine } from "../core/engine.ts";
-import { pathMtu } from "../io/sockopt.ts";
 import { log } from "../log.ts";
 import type { TunnelEvents } from "./forwarder.ts";
 import { ipUdpHeader } from "./iface.ts";
+import { underlayMtu } from "./route.ts";
 
 /** The largest datagram (UDP payload bytes) the route to `peer` lets this
- * host send: the route's MTU as the kernel reports it (IP_MTU / IPV6_MTU
- * on a connected socket) less the IP and UDP headers; undefined when it
- * cannot be read. Opens and closes a socket: not for the packet path. */
+ * host send: the MTU of the interface that route uses, less the IP and UDP
+ * headers; undefined when it cannot be read. Not the kernel's cached path
+ * MTU, which a forged ICMP can lower. Opens and closes a netlink socket: not
+ * for the packet path. */
 export function probeCeilingFor(peer: Endpoint, family: 4 | 6): number | undefined {
-  const mtu = pathMtu(peer, family);
+  const mtu = underlayMtu(peer.hostname, family)?.mtu;
   return mtu === undefined ? undefined : mtu - ipUdpHeader(family);
 }
 
@@ -36,7 +37,7 @@ export function pathLine(maxDatagram: number | undefined, peer: Endpoint | undef
 
 /** `events` with the probe's part added: a new peer address sets the
  * engine's ceiling for it, and a change of the engine's `maxDatagram` is
- * logged at `-v` (info). */
+ * logged at `-vv` (the path's own line says the result at `-v`). */
 export function withProbes(events: TunnelEvents, engine: Engine, family: 4 | 6): TunnelEvents {
   return {
     ...events,
@@ -46,7 +47,8 @@ export function withProbes(events: TunnelEvents, engine: Engine, family: 4 | 6):
     },
     maxDatagramChanged(maxDatagram: number | undefined) {
       events.maxDatagramChanged?.(maxDatagram);
-      log.info`${pathLine(maxDatagram, engine.peer, family)}`;
+      // The path's own line (path_events.ts) says it at -v; this is -vv.
+      log.debug`${pathLine(maxDatagram, engine.peer, family)}`;
     },
   };
 }

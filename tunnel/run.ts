@@ -36,6 +36,7 @@ import { interfaceState, startWarnings } from "./iface.ts";
 import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
 import { probeCeilingFor, withProbes } from "./pmtu_probe.ts";
+import { pathEvents } from "./path_events.ts";
 
 export { tapMtuFor } from "./iface.ts";
 
@@ -63,6 +64,16 @@ export interface CommonConfig {
   /** Client only: the local address and port to send from (`--bind`), of
    * the same family as `host`; by default the kernel picks both. */
   readonly bind?: HostPort;
+  /** The path MTU to assume, bytes (`--path-mtu`); by default the MTU of
+   * the underlay interface the route to the peer uses (tunnel/route.ts),
+   * until the engine finds the path's size itself. */
+  readonly pathMtu?: number;
+  /** Lower the MSS of TCP SYNs crossing the tunnel to fit the path
+   * (`--clamp-mss`); default true. */
+  readonly clampMss?: boolean;
+  /** Set the TAP's MTU to the one that fits the path (`--set-mtu`; needs
+   * CAP_NET_ADMIN); default false. */
+  readonly setMtu?: boolean;
 }
 
 /** A legacy-format tunnel's settings. */
@@ -269,6 +280,20 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     if (psk) memzero(psk);
   }
 
+  // The path's size (issue 14): from --path-mtu, the underlay interface or
+  // the engine's probes; its events wrap the runner's log lines.
+  const pathFit = pathEvents(
+    config,
+    peer,
+    tunnelEvents({
+      iface: config.iface,
+      family: config.family,
+      overhead: engine.overhead,
+      mtu: info.mtu,
+      listen: config.listen,
+    }),
+    transport.sync,
+  );
   const tunnel = new Tunnel({
     device,
     transport,
@@ -277,17 +302,8 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     arena,
     clock: monotonicNs,
     info,
-    events: withProbes(
-      tunnelEvents({
-        iface: config.iface,
-        family: config.family,
-        overhead: engine.overhead,
-        mtu: info.mtu,
-        listen: config.listen,
-      }),
-      engine,
-      config.family,
-    ),
+    ...pathFit,
+    events: withProbes(pathFit.events, engine, config.family),
   });
   const status = () => {
     return tunnel.status();

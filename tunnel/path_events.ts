@@ -1,0 +1,94 @@
+/**
+ * The runner's side of the path's size (issue 14): the path MTU to assume
+ * until the engine finds one (`--path-mtu`, else the MTU of the underlay
+ * interface the route to the peer uses, looked up again when a server
+ * learns its peer), the `-v` line when the path's size becomes known or
+ * changes, and `--set-mtu` (the TAP's MTU set to the one that fits).
+ *
+ * @module
+ */
+
+import type { Endpoint } from "../core/endpoint.ts";
+import type { PacketBuffer } from "../core/packet.ts";
+import { setFragmentable } from "../io/sockopt.ts";
+import type { SendFailure, SyncTransport } from "../io/transport.ts";
+import { setInterfaceMtu } from "../io/tun.ts";
+import { log } from "../log.ts";
+import type { TunnelEvents } from "./forwarder.ts";
+import type { TunnelOptions } from "./loop.ts";
+import { underlayMtu } from "./route.ts";
+import { IPV6_MIN_MTU } from "./path.ts";
+import { interfaceState } from "./iface.ts";
+import type { TunnelConfig } from "./run.ts";
+
+/** Bytes of an Ethernet header (<linux/if_ether.h> ETH_HLEN): the TAP's MTU
+ * leaves it out. */
+const ETH_HLEN = 14;
+
+/** The tunnel options `events` and `path` for `config`: `inner`'s events,
+ * with the path's reports added. `peer` is the client's server address. */
+export function pathEvents(
+  config: TunnelConfig,
+  peer: Endpoint | undefined,
+  inner: TunnelEvents,
+  socket?: SyncTransport,
+): Pick<TunnelOptions, "events" | "path"> {
+  const lookup = (to: Endpoint) => {
+    const found = underlayMtu(to.hostname, config.family);
+    if (found !== undefined) {
+      log.debug`underlay: the route to ${to.hostname} uses ${found.iface}, MTU ${found.mtu}`;
+    }
+    return found?.mtu;
+  };
+  let pathMtu = config.pathMtu ?? (peer === undefined ? undefined : lookup(peer));
+  const events: TunnelEvents = {
+    peerChanged(p, first) {
+      inner.peerChanged(p, first);
+      if (first && config.pathMtu === undefined) pathMtu = lookup(p);
+    },
+    sendFailed: (f) => inner.sendFailed(f),
+    writeFailed: (e) => inner.writeFailed(e),
+    receiveFailed: (e) => inner.receiveFailed(e),
+    pathChanged(mtu, maxFrame, first) {
+      const fits = maxFrame - ETH_HLEN;
+      const change = first ? "is" : "changed to";
+      log.info`path MTU ${change} ${mtu} bytes: frames up to ${maxFrame} bytes fit, TAP MTU ${fits}`;
+      if (config.setMtu !== true) return;
+      // Never below IPv6's minimum (the kernel turns IPv6 off on a smaller
+      // link) when such frames can go out fragmentable.
+      const advised = socket === undefined ? fits : Math.max(fits, IPV6_MIN_MTU);
+      if (interfaceState(config.iface)?.mtu === advised) return;
+      const error = setInterfaceMtu(config.iface, advised);
+      if (error === undefined) log.info`set the MTU of ${config.iface} to ${advised} (--set-mtu)`;
+      else {
+        log
+          .warn`cannot set the MTU of ${config.iface} to ${advised}: ${error} (--set-mtu needs CAP_NET_ADMIN)`;
+      }
+    },
+  };
+  // Fragmentable datagrams (tunnel/path.ts): DF off around one send.
+  const bufs: PacketBuffer[] = [];
+  const lengths = new Int32Array(1);
+  const failed = (f: SendFailure) => inner.sendFailed(f);
+  const sendFragmentable = socket === undefined
+    ? undefined
+    : (buf: PacketBuffer, length: number, to: Endpoint) => {
+      bufs[0] = buf;
+      lengths[0] = length;
+      setFragmentable(socket.fd, config.family, true);
+      try {
+        socket.sendNow(bufs, lengths, 1, to, failed);
+      } finally {
+        setFragmentable(socket.fd, config.family, false);
+      }
+    };
+  return {
+    events,
+    path: {
+      pathMtu: () => pathMtu,
+      family: config.family,
+      clampMss: config.clampMss ?? true,
+      sendFragmentable,
+    },
+  };
+}
