@@ -149,7 +149,9 @@ export class NsProcess {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: options.env,
+      // Deno's own update check would look up its download server from
+      // inside the test's namespaces: never.
+      env: { DENO_NO_UPDATE_CHECK: "1", ...options.env },
       cwd: options.cwd,
     }).spawn();
     // Copy both streams to the log as they come, so a hung process still

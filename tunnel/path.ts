@@ -63,7 +63,7 @@ const SEAL_SLACK = 64;
  * IPv6); undefined when none is known.
  */
 export function maxDatagram(engine: Engine, pathMtu: number | undefined, family: 4 | 6): number | undefined {
-  const probed = (engine as { readonly maxDatagram?: number }).maxDatagram;
+  const probed = engine.maxDatagram;
   if (probed !== undefined) return probed;
   return pathMtu === undefined ? undefined : pathMtu - ipUdpHeader(family);
 }
