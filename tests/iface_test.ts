@@ -28,8 +28,8 @@ Deno.test("start checks: a TAP that is down, an MTU too big for the path, both, 
     both[1],
     `the MTU of tp0 (${
       fits + 1
-    }) is too big for the path to 127.0.0.1:9: full-size frames will be dropped; ` +
-      `set the TAP MTU of tp0 to ${fits} (path MTU ${path} − 66) with 'ip link set tp0 mtu ${fits}'`,
+    }) is too big for the path to 127.0.0.1:9: tappet clamps TCP and answers larger packets with ICMP "too big" or fragments them, which costs speed; ` +
+      `set the TAP MTU of tp0 to ${fits} (path MTU ${path} − 66) with 'ip link set tp0 mtu ${fits}' (or run with --set-mtu)`,
   );
   // The legacy format's 56 bytes of overhead leave 32 fewer.
   assert.match(startWarnings("tp0", { up: true, mtu: fits }, LO, 4, 56)[0], new RegExp(`to ${fits - 32} `));

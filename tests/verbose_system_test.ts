@@ -126,7 +126,7 @@ Deno.test({
       // Current format over IPv4 on a 1500-byte path: 1500 − 20 − 8 − 24 − 14.
       assert.match(
         first[mtu],
-        /^tappet: warning: the MTU of tp0 \(1500\) is too big for the path to 198\.18\.240\.2:41011: .*set the TAP MTU of tp0 to 1434 \(path MTU 1500 − 66\) with 'ip link set tp0 mtu 1434'$/,
+        /^tappet: warning: the MTU of tp0 \(1500\) is too big for the path to 198\.18\.240\.2:41011: .*set the TAP MTU of tp0 to 1434 \(path MTU 1500 − 66\) with 'ip link set tp0 mtu 1434' \(or run with --set-mtu\)$/,
       );
       assert.ok(start >= 0 && down > start && mtu > start, "said at start");
       assert.ok(first.findIndex((l) => l.includes("stopped after")) > mtu, "before anything was sent");

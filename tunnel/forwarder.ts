@@ -194,6 +194,8 @@ export class Forwarder {
   /** The largest frame that fits, bytes (Infinity: unknown); set per batch. */
   #limit = Infinity;
   #maxDatagram: number | undefined;
+  /** The engine's own `maxDatagram` as last reported (probes). */
+  #probed: number | undefined;
 
   /** Batches and buffers for `o`, made once. */
   constructor(o: ForwarderOptions) {
@@ -249,7 +251,7 @@ export class Forwarder {
       this.#nextTimerAt = now + Math.max(1, Math.min(ms, MAX_TIMER_MS)) * 1e6;
       // path MTU probes (core/pmtud.ts): report a new size
       const max = this.#o.engine.maxDatagram;
-      if (max !== this.#maxDatagram) this.#o.events.maxDatagramChanged?.(this.#maxDatagram = max);
+      if (max !== this.#probed) this.#o.events.maxDatagramChanged?.(this.#probed = max);
     }
     return this.#outboundChanged();
   }

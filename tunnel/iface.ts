@@ -114,5 +114,7 @@ export function mtuWarning(
   const fix = `'ip link set ${iface} mtu ${tapMtuFor(path, family, overhead)}'`;
   return `the MTU of ${iface} (${mtu}) is too big for the path to ${
     formatHostPort(peer)
-  }: full-size frames will be dropped; ${mtuAdvice(iface, path, family, overhead)} with ${fix}`;
+  }: tappet clamps TCP and answers larger packets with ICMP "too big" or fragments them, which costs speed; ${
+    mtuAdvice(iface, path, family, overhead)
+  } with ${fix} (or run with --set-mtu)`;
 }

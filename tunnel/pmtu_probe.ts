@@ -37,7 +37,7 @@ export function pathLine(maxDatagram: number | undefined, peer: Endpoint | undef
 
 /** `events` with the probe's part added: a new peer address sets the
  * engine's ceiling for it, and a change of the engine's `maxDatagram` is
- * logged at `-vv` (the path's own line says the result at `-v`). */
+ * logged at `-v` (info). */
 export function withProbes(events: TunnelEvents, engine: Engine, family: 4 | 6): TunnelEvents {
   return {
     ...events,
@@ -47,8 +47,7 @@ export function withProbes(events: TunnelEvents, engine: Engine, family: 4 | 6):
     },
     maxDatagramChanged(maxDatagram: number | undefined) {
       events.maxDatagramChanged?.(maxDatagram);
-      // The path's own line (path_events.ts) says it at -v; this is -vv.
-      log.debug`${pathLine(maxDatagram, engine.peer, family)}`;
+      log.info`${pathLine(maxDatagram, engine.peer, family)}`;
     },
   };
 }
