@@ -153,7 +153,8 @@ Deno.test({
       await client.stop("SIGTERM");
       await server.stop("SIGTERM");
       // Current format over IPv4 on the veth's 1500-byte path: 1434.
-      const advice = (tap: string) => `to 1434 (path MTU 1500 − 66) with 'ip link set ${tap} mtu 1434'`;
+      const advice = (tap: string) =>
+        `to 1434 (path MTU 1500 − 66) with 'ip link set ${tap} mtu 1434' (or run with --set-mtu)`;
       assert.ok(
         linesOf(server.text()).some((l) =>
           l.startsWith(
