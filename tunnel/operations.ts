@@ -18,7 +18,7 @@ import type { HostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import { UserError } from "../errors.ts";
 import { ControlServer, defaultControlPath } from "../io/control.ts";
-import { tapKernelDrops, udpSocketDrops } from "../io/kernel_drops.ts";
+import { readKernelText, tapKernelDrops, udpSocketDrops } from "../io/kernel_drops.ts";
 import { MetricsServer } from "./metrics.ts";
 import { statusOf, type TunnelSnapshot } from "./status.ts";
 
@@ -101,11 +101,8 @@ export interface KernelFacts {
  * `local` is the socket's bound address, `family` its address family. */
 export function kernelFacts(iface: string, local: Endpoint, family: 4 | 6): KernelFacts {
   let tapMtu: number | undefined;
-  try {
-    const v = Number(Deno.readTextFileSync(`/sys/class/net/${iface}/mtu`).trim());
-    if (Number.isInteger(v) && v > 0) tapMtu = v;
-  } catch {
-    // The interface is gone, or /sys is not mounted: unknown.
-  }
+  // Unknown when the interface is gone, or /sys is not mounted.
+  const v = Number(readKernelText(`/sys/class/net/${iface}/mtu`)?.trim());
+  if (Number.isInteger(v) && v > 0) tapMtu = v;
   return { otherDrops: { ...tapKernelDrops(iface), ...udpSocketDrops(local.port, family) }, tapMtu };
 }

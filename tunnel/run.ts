@@ -35,6 +35,8 @@ import { log, writeStderr } from "../log.ts";
 import { interfaceState, startWarnings } from "./iface.ts";
 import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
+import { Operations } from "./operations.ts";
+import { RUNNER_TIMERS, type RunnerTimers, snapshotOf, startWatch, type Watch } from "./watch.ts";
 
 export { tapMtuFor } from "./iface.ts";
 
@@ -62,6 +64,13 @@ export interface CommonConfig {
   /** Client only: the local address and port to send from (`--bind`), of
    * the same family as `host`; by default the kernel picks both. */
   readonly bind?: HostPort;
+  /** Client only: the host name `host` was resolved from; resolved again
+   * while the peer is silent (tunnel/watch.ts). */
+  readonly peerName?: string;
+  /** The control socket's path; default /run/tappet/IFACE.sock (io/control.ts). */
+  readonly control?: string;
+  /** Where to serve Prometheus metrics (tunnel/metrics.ts); none when absent. */
+  readonly metrics?: HostPort;
 }
 
 /** A legacy-format tunnel's settings. */
@@ -120,11 +129,12 @@ function loadKeys(config: TunnelConfig): { secret: Uint8Array<ArrayBuffer>; peer
 }
 
 /** The environment variable through which tests shorten the current
- * format's timers: JSON such as `{"rekeyAfterMs": 50}`. Read only when
- * Deno grants access to it; never set it in production. */
+ * format's timers and the runner's own (tunnel/watch.ts): JSON such as
+ * `{"rekeyAfterMs": 50}`. Read only when Deno grants access to it; never
+ * set it in production. */
 export const TEST_TIMERS_ENV = "TAPPET_TEST_TIMERS";
 
-function testTimers(): Partial<Timers> | undefined {
+function testTimers(): Partial<Timers & RunnerTimers> | undefined {
   const perm = Deno.permissions.querySync({ name: "env", variable: TEST_TIMERS_ENV });
   if (perm.state !== "granted") return undefined;
   const text = Deno.env.get(TEST_TIMERS_ENV);
@@ -135,12 +145,12 @@ function testTimers(): Partial<Timers> | undefined {
   } catch {
     throw new UserError(`${TEST_TIMERS_ENV} is not JSON: unset it`);
   }
-  const timers: Partial<Timers> = {};
+  const timers: Partial<Timers & RunnerTimers> = {};
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!(k in TIMERS) || typeof v !== "number" || !(v > 0)) {
+    if (!(k in TIMERS || k in RUNNER_TIMERS) || typeof v !== "number" || !(v > 0)) {
       throw new UserError(`${TEST_TIMERS_ENV}: ${k} is not a timer or not a positive number: unset it`);
     }
-    timers[k as keyof Timers] = v;
+    timers[k as keyof (Timers & RunnerTimers)] = v;
   }
   log.warn`${TEST_TIMERS_ENV} shortens the timers (${text}): for tests only`;
   return timers;
@@ -192,6 +202,10 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   let transport: Transport | undefined;
   let engine: Engine | undefined;
   let info: TunnelInfo;
+  let ops: Operations | undefined;
+  let noncePrefix: number | undefined;
+  const timers = testTimers();
+  const live: { tunnel?: Tunnel; watch?: Watch } = {};
   const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
@@ -200,8 +214,11 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     if (config.offload && !tap.offload) {
       log.info`the kernel refused TAP offloads for ${config.iface}; going on without`;
     }
-    const bindHost = config.listen ? config.host : config.family === 6 ? "::" : "0.0.0.0";
-    const bindPort = config.listen ? config.port : 0;
+    // A client sends from --bind, or from where the kernel picks.
+    const bindHost = config.listen
+      ? config.host
+      : config.bind?.host ?? (config.family === 6 ? "::" : "0.0.0.0");
+    const bindPort = config.listen ? config.port : config.bind?.port ?? 0;
     const udp = config.transport === "ffi"
       ? FfiUdpTransport.bind(bindHost, bindPort, config.family, { stats, arena })
       : DenoUdpTransport.bind(bindHost, bindPort, config.family, stats);
@@ -215,6 +232,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       const shared = boxBeforenm(keys.peer, keys.secret);
       try {
         const prefix = takeNoncePrefix(config.nonceFile);
+        noncePrefix = prefix;
         const random = new Uint8Array(12);
         randomBytes(random);
         const session = new LegacySession(shared, new LegacyNonce(prefix, random));
@@ -233,7 +251,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
         stats,
         wallClock: Date.now,
         persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
-        timers: testTimers(),
+        timers,
       });
       detail = `current format${psk ? " with a pre-shared key" : ""}`;
     }
@@ -241,7 +259,8 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       const hint = `ip tuntap add ${config.iface} mode tap user USER`;
       log.warn`running as root; better: '${hint}' once, then run tappet as USER`;
     }
-    const where = formatHostPort({ host: config.host, port: config.port });
+    const where = (config.peerName === undefined ? "" : `${config.peerName} = `) +
+      formatHostPort({ host: config.host, port: config.port });
     const role = config.listen
       ? `listening on ${where}`
       : `sending to ${where} from ${formatHostPort(udp.local)}`;
@@ -256,7 +275,32 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       mtu: state?.mtu,
       startedAt,
     };
+    // The operator's view: the control socket (and metrics), answering from
+    // the running tunnel, made before the loop starts.
+    const snapshotContext = {
+      role: config.listen ? "listen" as const : "connect" as const,
+      family: config.family,
+      overhead: engine.overhead,
+      peerPublicKey: keys.peer.slice(),
+      peerHost: config.peerName,
+      noncePrefix,
+      startedNs: startNs,
+      clock: monotonicNs,
+      engine,
+    };
+    ops = await Operations.start({
+      iface: config.iface,
+      control: config.control,
+      metrics: config.metrics,
+      warn: (m) => log.warn`${m}`,
+      snapshot: () => {
+        if (live.tunnel === undefined || live.watch === undefined) throw new Error("not running yet");
+        return snapshotOf(live.tunnel.status(), { ...snapshotContext, watch: live.watch });
+      },
+    });
   } catch (e) {
+    await ops?.close();
+    engine?.close();
     transport?.close();
     device?.close();
     Deno.removeSignalListener("SIGINT", stop);
@@ -288,6 +332,9 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   };
   running.tunnel = tunnel;
   if (running.stopAsked) tunnel.stop();
+  live.tunnel = tunnel;
+  live.watch = startWatch(config, engine, stats, timers);
+  const watching = setInterval(() => live.watch!.tick(), WATCH_INTERVAL_MS);
   hooks.started?.(status);
   try {
     await tunnel.run();
@@ -299,12 +346,17 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     }
     throw e;
   } finally {
+    clearInterval(watching);
+    await ops.close();
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     logStopped((monotonicNs() - startNs) / 1e9, leftOpen(fdsBefore), stats);
   }
   return stats;
 }
+
+/** How often the runner's watch looks at the tunnel (tunnel/watch.ts), ms. */
+const WATCH_INTERVAL_MS = 1000;
 
 /** The fds open now that were not open in `before`, with what they are. */
 function leftOpen(before: Map<number, string>): string[] {
