@@ -125,7 +125,11 @@ Deno.test({
       assert.equal(await ping(pair.a.ns, pair.b.overlay, { count: 10, size: 1000 }), 10);
       const [sa, sb] = [await statusJson(pair.a.ns), await statusJson(pair.b.ns)];
       assert.equal(sa.format, "legacy");
-      assert.equal(sa.nonce_prefix, 42, "the prefix this run took from the nonce file (little-endian, as the 2014 program writes it)");
+      assert.equal(
+        sa.nonce_prefix,
+        42,
+        "the prefix this run took from the nonce file (little-endian, as the 2014 program writes it)",
+      );
       assert.equal(sb.nonce_prefix, 1);
       assert.equal(sa.peer.latest_handshake, null);
       assert.equal(sb.peer.endpoint, `${pair.a.underlay}:${sa.listen.split(":")[1]}`);
