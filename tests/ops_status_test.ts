@@ -142,3 +142,23 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "--bind: the Deno socket too sends from the given address and port",
+  ignore: !isRoot(),
+  async fn() {
+    await withBed({ id: 247 }, "tappet-ops-bd-", async ({ pair, dir, procs }) => {
+      await keys(dir);
+      const b = startEnd(pair, dir, "b");
+      procs.push(b);
+      await b.waitFor(/listening on/);
+      const bind = `${pair.a.underlay}:41247`;
+      const a = startEnd(pair, dir, "a", { extra: ["--bind", bind, "--transport", "deno"] });
+      procs.push(a);
+      assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
+      assert.equal((await statusJson(pair.a.ns)).transport, "deno");
+      assert.equal((await statusJson(pair.a.ns)).listen, bind);
+      assert.equal((await statusJson(pair.b.ns)).peer.endpoint, bind, "the server hears it from there");
+    });
+  },
+});
