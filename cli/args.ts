@@ -225,7 +225,8 @@ const runConfigForm = object({
 const statusForm = object({
   cmd: constant("status"),
   iface: optional(argument(string({ metavar: "IFACE" }), {
-    description: message`The interface to show; every tappet running here (in this network namespace) when left out.`,
+    description:
+      message`The interface to show; every tappet running here (in this network namespace) when left out.`,
   })),
   json: option("--json", { description: message`Print one JSON object per interface (keys in the README).` }),
   control: optional(option("--control", string({ metavar: "PATH" }), {
