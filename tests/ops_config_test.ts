@@ -9,7 +9,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { withBed } from "../scripts/harness.ts";
+import { keygen, withBed } from "../scripts/harness.ts";
 import { sh, waitForPing } from "../scripts/netns.ts";
 import { isRoot } from "./_util.ts";
 import { namespace, tappet } from "./_cli.ts";
@@ -75,6 +75,29 @@ Deno.test({
       assert.deepEqual([none.code, none.lines], [1, [
         `tappet: cannot read config file ${dir}/absent.toml: no such file`,
       ]]);
+      // A metrics address that cannot be bound: one line, no fd left, no nonce prefix burnt.
+      await keygen(dir);
+      Deno.writeFileSync(`${dir}/nonce`, new Uint8Array(4));
+      const busy = await tappet([
+        "run",
+        ...["--tap", "tp0", "--key", `${dir}/a.key`, "--peer-key", `${dir}/b.pub`, "--protocol", "legacy"],
+        ...[
+          "--nonce-file",
+          `${dir}/nonce`,
+          "--listen",
+          "198.18.243.1:41011",
+          "--metrics",
+          "198.18.243.99:9595",
+        ],
+      ], { ns });
+      assert.equal(busy.code, 1, busy.lines.join("\n"));
+      assert.equal(
+        busy.lines.filter((l) => !/warning: running as root/.test(l)).length,
+        1,
+        busy.lines.join("\n"),
+      );
+      assert.match(busy.lines.at(-1)!, /198\.18\.243\.99:9595/);
+      assert.deepEqual([...Deno.readFileSync(`${dir}/nonce`)], [0, 0, 0, 0], "no prefix burnt");
       // On the command line too: a name that does not resolve.
       const cli = await tappet([
         "run",

@@ -2,8 +2,9 @@
  * Start-up and shutdown of a tunnel: the checks in an order that fails early
  * and consumes nothing, then the packet loop until SIGINT or SIGTERM.
  *
- * Order: libsodium, keys, the TAP interface, the socket, and only then the
- * legacy format's nonce prefix, so a start that fails on any check does not
+ * Order: libsodium, keys, the TAP interface, the socket, the control socket
+ * and metrics (tunnel/operations.ts), and only then the legacy format's
+ * nonce prefix, so a start that fails on any check does not
  * burn a prefix. Every fd opened is closed on every error path. Then the
  * checks that only warn (the TAP is down, its MTU is too big for the path).
  *
@@ -36,7 +37,14 @@ import { interfaceState, startWarnings } from "./iface.ts";
 import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
 import { Operations } from "./operations.ts";
-import { RUNNER_TIMERS, type RunnerTimers, snapshotOf, startWatch, type Watch } from "./watch.ts";
+import {
+  RUNNER_TIMERS,
+  type RunnerTimers,
+  type SnapshotContext,
+  snapshotOf,
+  startWatch,
+  type Watch,
+} from "./watch.ts";
 
 export { tapMtuFor } from "./iface.ts";
 
@@ -205,7 +213,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   let ops: Operations | undefined;
   let noncePrefix: number | undefined;
   const timers = testTimers();
-  const live: { tunnel?: Tunnel; watch?: Watch } = {};
+  const live: { tunnel?: Tunnel; watch?: Watch; context?: Omit<SnapshotContext, "watch"> } = {};
   const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
@@ -223,6 +231,22 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       ? FfiUdpTransport.bind(bindHost, bindPort, config.family, { stats, arena })
       : DenoUdpTransport.bind(bindHost, bindPort, config.family, stats);
     transport = udp;
+    // The operator's view: the control socket (and metrics), answering from
+    // the running tunnel; made before the nonce prefix is taken, so that a
+    // busy metrics port or a bad --control PATH burns none.
+    ops = await Operations.start({
+      iface: config.iface,
+      control: config.control,
+      metrics: config.metrics,
+      warn: (m) => log.warn`${m}`,
+      snapshot: () => {
+        const { tunnel, watch, context } = live;
+        if (tunnel === undefined || watch === undefined || context === undefined) {
+          throw new Error("not running yet");
+        }
+        return snapshotOf(tunnel.status(), { ...context, watch });
+      },
+    });
     if (udp.info.dfError !== undefined) log.debug`DF not set on the socket: ${udp.info.dfError}`;
     if (udp instanceof FfiUdpTransport) {
       log.debug`socket buffers: receive ${udp.info.rcvbuf} bytes, send ${udp.info.sndbuf} bytes`;
@@ -275,9 +299,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       mtu: state?.mtu,
       startedAt,
     };
-    // The operator's view: the control socket (and metrics), answering from
-    // the running tunnel, made before the loop starts.
-    const snapshotContext = {
+    live.context = {
       role: config.listen ? "listen" as const : "connect" as const,
       family: config.family,
       overhead: engine.overhead,
@@ -288,16 +310,6 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       clock: monotonicNs,
       engine,
     };
-    ops = await Operations.start({
-      iface: config.iface,
-      control: config.control,
-      metrics: config.metrics,
-      warn: (m) => log.warn`${m}`,
-      snapshot: () => {
-        if (live.tunnel === undefined || live.watch === undefined) throw new Error("not running yet");
-        return snapshotOf(live.tunnel.status(), { ...snapshotContext, watch: live.watch });
-      },
-    });
   } catch (e) {
     await ops?.close();
     engine?.close();
