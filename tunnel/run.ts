@@ -211,6 +211,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   let engine: Engine | undefined;
   let info: TunnelInfo;
   let ops: Operations | undefined;
+  const opsWarnings: string[] = [];
   let noncePrefix: number | undefined;
   const timers = testTimers();
   const live: { tunnel?: Tunnel; watch?: Watch; context?: Omit<SnapshotContext, "watch"> } = {};
@@ -238,7 +239,8 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       iface: config.iface,
       control: config.control,
       metrics: config.metrics,
-      warn: (m) => log.warn`${m}`,
+      // Said once the start has succeeded, not before a fatal line.
+      warn: (m) => opsWarnings.push(m),
       snapshot: () => {
         const { tunnel, watch, context } = live;
         if (tunnel === undefined || watch === undefined || context === undefined) {
@@ -342,6 +344,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   const status = () => {
     return tunnel.status();
   };
+  for (const w of opsWarnings) log.warn`${w}`;
   running.tunnel = tunnel;
   if (running.stopAsked) tunnel.stop();
   live.tunnel = tunnel;
