@@ -180,9 +180,10 @@ export class Watch {
     if (now - this.#quietSince < timers.diagnoseAfterMs * 1e6) return;
     if (this.#saidAt !== undefined && now - this.#saidAt < timers.diagnoseEveryMs * 1e6) return;
     const d = diagnose(growth as DiagnosisCounts, format);
-    this.#saidAt = now;
-    // After a session, a tunnel that sends nothing is idle, not broken.
+    // After a session, a tunnel that sends nothing is idle, not broken:
+    // nothing said, and asked again at the next tick.
     if (d === undefined || (d.cause === "silence" && this.#hadSession)) return;
+    this.#saidAt = now;
     const s = Math.round((now - this.#quietSince) / 1e9);
     const what = format === "current" ? "no handshake completed" : "nothing from the peer opened";
     log.warn(`${what} in ${s} s: ${d.message}`);
