@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { createPair, ping, sh, waitForPing } from "../scripts/netns.ts";
+import { createPair, ping, removeControlDir, sh, waitForPing } from "../scripts/netns.ts";
 import { NsProcess, tappetArgv } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { namespace, oneLine, tappet } from "./_cli.ts";
@@ -217,6 +217,7 @@ Deno.test({
       );
     } finally {
       await sh(["ip", "netns", "del", ns], { allowFail: true });
+      removeControlDir(ns);
     }
   },
 });

@@ -104,6 +104,11 @@ Deno.test({
       assert.equal((await a.stop()).code, 0);
       assert.equal((await b.stop()).code, 0);
       assert.throws(() => Deno.statSync(sock), Deno.errors.NotFound);
+      assert.throws(
+        () => Deno.statSync(`/run/tappet/netns-${pair.b.ns}`),
+        Deno.errors.NotFound,
+        "its directory too",
+      );
       const gone = await tappetIn(pair.b.ns, ["status", "tp0"]);
       assert.equal(gone.code, 1);
       assert.deepEqual(gone.err, [`tappet: tappet on tp0 is not running (no control socket ${sock})`]);
