@@ -16,7 +16,8 @@ import { genpsk, keygen, pubkey } from "./keygen.ts";
 import { KEY_FILE_BYTES } from "./io/keyfile.ts";
 import { setupLogging, writeStderr } from "./log.ts";
 import { runTunnel } from "./tunnel/run.ts";
-import { tunnelConfigFromArgs } from "./cli/config.ts";
+import { resolveRunCommand, runCommandOf, tunnelConfigFromArgs } from "./cli/config.ts";
+import { statusCommand } from "./cli/status.ts";
 
 /** tappet's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -42,7 +43,8 @@ function readStdinHead(): Uint8Array {
   return buf.subarray(0, got);
 }
 
-async function dispatch(command: Command): Promise<void> {
+/** Runs `command`; resolves to the exit status. */
+async function dispatch(command: Command, checkPermissions: boolean): Promise<number> {
   switch (command.cmd) {
     case "keygen": {
       // As ssh-keygen: where each half went, and the public key itself.
@@ -51,23 +53,39 @@ async function dispatch(command: Command): Promise<void> {
         `Your secret key is in ${files.secretKeyFile} (mode 0600); it never leaves this host.\n` +
           `Your public key is in ${files.publicKeyFile}; give it to the peer. It is:\n${files.publicKeyHex}`,
       );
-      return;
+      return 0;
     }
     case "genpsk": {
       const file = genpsk(command.file);
       writeStdout(
         `Wrote ${file} (pre-shared key, mode 0600): copy it securely to the peer; give both --psk.`,
       );
-      return;
+      return 0;
     }
     case "pubkey":
       writeStdout(pubkey(readStdinHead()));
-      return;
+      return 0;
     case "legacy":
-    case "run":
       await runTunnel(tunnelConfigFromArgs(command));
-      return;
-      // A `status` subcommand is a case here, with its entry in cli/args.ts.
+      return 0;
+    case "run":
+    case "run-config": {
+      const run = runCommandOf(command);
+      if (command.cmd === "run-config") {
+        // The file's options: its verbosity, and the permissions they need.
+        if (run.verbose !== undefined && run.verbose !== command.verbose) setupLogging(run.verbose);
+        const missing = checkPermissions ? missingPermission(run) : undefined;
+        if (missing !== undefined) throw new UserError(missing);
+      }
+      await runTunnel(tunnelConfigFromArgs(await resolveRunCommand(run)));
+      return 0;
+    }
+    case "status": {
+      const r = await statusCommand({ iface: command.iface, json: command.json, control: command.control });
+      if (r.out !== "") writeStdout(r.out);
+      for (const e of r.errors) writeStderr(`tappet: ${e}`);
+      return r.code;
+    }
   }
 }
 
@@ -85,8 +103,7 @@ export async function main(
   try {
     const missing = options.checkPermissions === false ? undefined : missingPermission(parsed);
     if (missing !== undefined) throw new UserError(missing);
-    await dispatch(parsed);
-    return 0;
+    return await dispatch(parsed, options.checkPermissions !== false);
   } catch (e) {
     return report(e, verbosity);
   }

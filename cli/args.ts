@@ -11,6 +11,9 @@
  *     tappet run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT
  *                [--protocol current|legacy] [--psk FILE] [--keepalive SECONDS] [--nonce-file FILE]
  *                [--bind ADDRESS:PORT] [--transport ffi|deno] [--offload on|off] [-v]
+ *                [--control PATH] [--metrics ADDRESS:PORT] [--config FILE]
+ *     tappet run --config FILE [any run option, which overrides the file's]
+ *     tappet status [IFACE] [--json] [--control PATH]
  *     tappet IFACE NONCEFILE OURKEY THEIRPUB ADDRESS PORT [-l]      (the 2014 command line)
  *
  * The first word picks the form, so a subcommand's mistakes are reported
@@ -28,6 +31,7 @@ import { argument, constant, flag, option } from "@optique/core/primitives";
 import { choice, integer, string, type ValueParser, type ValueParserResult } from "@optique/core/valueparser";
 import { type HostPort, parseHostPort, parseIp, parsePort } from "../core/address.ts";
 import type { Parsed } from "../core/parsed.ts";
+import { parseConnect, type PeerAddress } from "../io/resolve.ts";
 
 /** The program's name in help and messages. */
 export const PROGRAM = "tappet";
@@ -44,6 +48,17 @@ function hostPort(): ValueParser<"sync", HostPort> {
     placeholder: { host: "192.0.2.1", port: 1011, family: 4 },
     parse: (input) => fromParsed(parseHostPort(input)),
     format: (v) => (v.family === 6 ? `[${v.host}]:${v.port}` : `${v.host}:${v.port}`),
+  };
+}
+
+/** `ADDRESS:PORT` or `NAME:PORT` (a host name, resolved at start). */
+function peerAddress(): ValueParser<"sync", PeerAddress> {
+  return {
+    mode: "sync",
+    metavar: "ADDRESS:PORT",
+    placeholder: { host: "192.0.2.1", port: 1011, family: 4 },
+    parse: (input) => fromParsed(parseConnect(input)),
+    format: (v) => (v.name ?? (v.family === 6 ? `[${v.host}]` : v.host)) + `:${v.port}`,
   };
 }
 
@@ -102,97 +117,152 @@ const role = or(
   }),
   object({
     role: constant("connect"),
-    addr: option("--connect", hostPort(), {
-      description: message`Client: send to the server at this address and port.`,
+    addr: option("--connect", peerAddress(), {
+      description:
+        message`Client: send to the server at this address (or host name, resolved at start and again while the server is silent) and port.`,
     }),
   }),
   { errors: { noMatch: message`give one of ${optionName("--listen")} or ${optionName("--connect")}` } },
 );
 
+const RUN_OPTIONS = {
+  tap: option("--tap", string({ metavar: "IFACE" }), {
+    description:
+      message`The TAP interface to attach to; create it first with 'ip tuntap add IFACE mode tap user USER'.`,
+  }),
+  key: option("--key", string({ metavar: "FILE" }), {
+    description: message`Our secret key file (NAME.key from 'tappet keygen').`,
+  }),
+  peerKey: option("--peer-key", string({ metavar: "FILE" }), {
+    description: message`The peer's public key file (its NAME.pub).`,
+  }),
+  protocol: option("--protocol", choice(["current", "legacy"] as const, { metavar: "FORMAT" }), {
+    description:
+      message`The wire format: current (the default: a Noise handshake, forward secrecy, 24 bytes per frame) or legacy (the 2014 tappet's, to tunnel with one).`,
+  }),
+  transport: option("--transport", choice(["ffi", "deno"] as const, { metavar: "SOCKET" }), {
+    description:
+      message`The UDP socket: ffi (the default: tappet's own, batched with recvmmsg/sendmmsg, faster) or deno (Deno.listenDatagram).`,
+  }),
+  offload: option("--offload", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
+    description:
+      message`TCP segmentation offload between the TAP and tappet (on by default): the kernel hands over TCP super-frames, which tappet cuts into frames before sealing, and joins received segments back.`,
+  }),
+  nonceFile: option("--nonce-file", string({ metavar: "FILE" }), {
+    description:
+      message`Legacy format only, and required there: the nonce file, 4 bytes incremented at each start (make it with 'dd if=/dev/zero of=FILE bs=1 count=4').`,
+  }),
+  psk: option("--psk", string({ metavar: "FILE" }), {
+    description:
+      message`Current format only: a pre-shared key file from 'tappet genpsk', the same on both peers.`,
+  }),
+  keepalive: option("--keepalive", integer({ min: 1, max: 3600, metavar: "SECONDS" }), {
+    description:
+      message`Current format only: send a keepalive at least every SECONDS, to keep a NAT mapping open (25 is usual).`,
+  }),
+  bind: option("--bind", hostPort(), {
+    description:
+      message`Client only: send from this local address and port (for a firewall that allows one source port); by default the kernel picks them.`,
+  }),
+  control: option("--control", string({ metavar: "PATH" }), {
+    description:
+      message`The control socket that 'tappet status' reads; default /run/tappet/IFACE.sock (its directory is made 0755 if missing, the socket is 0600).`,
+  }),
+  metrics: option("--metrics", hostPort(), {
+    description: message`Serve Prometheus metrics at http://ADDRESS:PORT/metrics; off by default.`,
+  }),
+  user: option("--user", string({ metavar: "USER" }), {
+    description:
+      message`Started as root: give up root for USER (its uid and gid, no other group, no capability) once the TAP, the sockets and the files are open.`,
+  }),
+  // Issue 14: the path's size.
+  pathMtu: option("--path-mtu", integer({ min: 576, max: 65535, metavar: "BYTES" }), {
+    description:
+      message`The path MTU to the peer, bytes (576, IPv4's least, to 65535): by default the MTU of the underlay interface the route to the peer uses; give it when a narrower link lies beyond.`,
+  }),
+  clampMss: option("--clamp-mss", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
+    description:
+      message`Lower the MSS option of TCP SYNs crossing the tunnel, both ways, so that TCP's segments fit the path (on by default).`,
+  }),
+  // "on", as the config file's set-mtu key gives it.
+  setMtu: map(
+    flag("--set-mtu", {
+      description:
+        message`Set the TAP interface's MTU to the one that fits the path (needs CAP_NET_ADMIN, kept after a privilege drop only with this option).`,
+    }),
+    () => "on" as const,
+  ),
+  config: option("--config", string({ metavar: "FILE" }), {
+    description:
+      message`Read the options from a TOML file (keys named as the options: tap = "tap0"); the command line overrides it.`,
+  }),
+};
+
+const O = RUN_OPTIONS;
+
 const runForm = merge(
   object({
     cmd: constant("run"),
-    tap: option("--tap", string({ metavar: "IFACE" }), {
-      description:
-        message`The TAP interface to attach to; create it first with 'ip tuntap add IFACE mode tap user USER'.`,
-    }),
-    key: option("--key", string({ metavar: "FILE" }), {
-      description: message`Our secret key file (NAME.key from 'tappet keygen').`,
-    }),
-    peerKey: option("--peer-key", string({ metavar: "FILE" }), {
-      description: message`The peer's public key file (its NAME.pub).`,
-    }),
-    protocol: withDefault(
-      option("--protocol", choice(["current", "legacy"] as const, { metavar: "FORMAT" }), {
-        description:
-          message`The wire format: current (the default: a Noise handshake, forward secrecy, 24 bytes per frame) or legacy (the 2014 tappet's, to tunnel with one).`,
-      }),
-      "current" as const,
-    ),
-    transport: withDefault(
-      option("--transport", choice(["ffi", "deno"] as const, { metavar: "SOCKET" }), {
-        description:
-          message`The UDP socket: ffi (the default: tappet's own, batched with recvmmsg/sendmmsg, faster) or deno (Deno.listenDatagram).`,
-      }),
-      "ffi" as const,
-    ),
-    offload: withDefault(
-      option("--offload", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
-        description:
-          message`TCP segmentation offload between the TAP and tappet (on by default): the kernel hands over TCP super-frames, which tappet cuts into frames before sealing, and joins received segments back.`,
-      }),
-      "on" as const,
-    ),
-    nonceFile: optional(
-      option("--nonce-file", string({ metavar: "FILE" }), {
-        description:
-          message`Legacy format only, and required there: the nonce file, 4 bytes incremented at each start (make it with 'dd if=/dev/zero of=FILE bs=1 count=4').`,
-      }),
-    ),
-    psk: optional(
-      option("--psk", string({ metavar: "FILE" }), {
-        description:
-          message`Current format only: a pre-shared key file from 'tappet genpsk', the same on both peers.`,
-      }),
-    ),
-    keepalive: optional(
-      option("--keepalive", integer({ min: 1, max: 3600, metavar: "SECONDS" }), {
-        description:
-          message`Current format only: send a keepalive at least every SECONDS, to keep a NAT mapping open (25 is usual).`,
-      }),
-    ),
-    bind: optional(
-      option("--bind", hostPort(), {
-        description:
-          message`Client only: send from this local address and port (for a firewall that allows one source port); by default the kernel picks them.`,
-      }),
-    ),
-    // Issue 14: the path's size.
-    pathMtu: optional(
-      option("--path-mtu", integer({ min: 576, max: 65535, metavar: "BYTES" }), {
-        description:
-          message`The path MTU to the peer, bytes (576, IPv4's least, to 65535): by default the MTU of the underlay interface the route to the peer uses; give it when a narrower link lies beyond.`,
-      }),
-    ),
-    clampMss: withDefault(
-      option("--clamp-mss", choice(["on", "off"] as const, { metavar: "ON|OFF" }), {
-        description:
-          message`Lower the MSS option of TCP SYNs crossing the tunnel, both ways, so that TCP's segments fit the path (on by default).`,
-      }),
-      "on" as const,
-    ),
-    // "on", as the config file's set-mtu key gives it.
-    setMtu: optional(map(
-      flag("--set-mtu", {
-        description:
-          message`Set the TAP interface's MTU to the one that fits the path (needs CAP_NET_ADMIN, kept after a privilege drop only with this option).`,
-      }),
-      () => "on" as const,
-    )),
+    tap: O.tap,
+    key: O.key,
+    peerKey: O.peerKey,
+    protocol: withDefault(O.protocol, "current" as const),
+    transport: withDefault(O.transport, "ffi" as const),
+    offload: withDefault(O.offload, "on" as const),
+    nonceFile: optional(O.nonceFile),
+    psk: optional(O.psk),
+    keepalive: optional(O.keepalive),
+    bind: optional(O.bind),
+    control: optional(O.control),
+    metrics: optional(O.metrics),
+    user: optional(O.user),
+    pathMtu: optional(O.pathMtu),
+    clampMss: withDefault(O.clampMss, "on" as const),
+    setMtu: optional(O.setMtu),
+    config: optional(O.config),
     verbose: verbosity,
   }),
   role,
 );
+
+/** `run --config FILE`: every option optional, no defaults (the file's
+ * values and then the defaults come after, in cli/config_file.ts). */
+const runConfigForm = object({
+  cmd: constant("run-config"),
+  config: O.config,
+  tap: optional(O.tap),
+  key: optional(O.key),
+  peerKey: optional(O.peerKey),
+  protocol: optional(O.protocol),
+  transport: optional(O.transport),
+  offload: optional(O.offload),
+  nonceFile: optional(O.nonceFile),
+  psk: optional(O.psk),
+  keepalive: optional(O.keepalive),
+  bind: optional(O.bind),
+  control: optional(O.control),
+  metrics: optional(O.metrics),
+  user: optional(O.user),
+  pathMtu: optional(O.pathMtu),
+  clampMss: optional(O.clampMss),
+  setMtu: optional(O.setMtu),
+  listen: optional(option("--listen", hostPort())),
+  connect: optional(option("--connect", peerAddress())),
+  verbose: verbosity,
+});
+
+const statusForm = object({
+  cmd: constant("status"),
+  iface: optional(argument(string({ metavar: "IFACE" }), {
+    description:
+      message`The interface to show; every tappet running here (in this network namespace) when left out.`,
+  })),
+  json: option("--json", { description: message`Print one JSON object per interface (keys in the README).` }),
+  control: optional(option("--control", string({ metavar: "PATH" }), {
+    description: message`Read this control socket (as given to 'tappet run --control').`,
+  })),
+  verbose: verbosity,
+});
 
 const legacyForm = object({
   cmd: constant("legacy"),
@@ -225,6 +295,7 @@ export const SUBCOMMANDS = {
     usage:
       `${PROGRAM} run --tap IFACE --key FILE --peer-key FILE (--listen | --connect) ADDRESS:PORT [options]`,
   },
+  status: { parser: statusForm, usage: `${PROGRAM} status [IFACE] [--json] [--control PATH]` },
 } as const;
 
 /** A subcommand's first word. */
@@ -242,6 +313,8 @@ export type Command =
   | InferValue<typeof genpskForm>
   | InferValue<typeof pubkeyForm>
   | InferValue<typeof runForm>
+  | InferValue<typeof runConfigForm>
+  | InferValue<typeof statusForm>
   | InferValue<typeof legacyForm>;
 
 /** Whether `word` is a subcommand's first word. */
@@ -292,8 +365,11 @@ export function parseArgs(
 ): { ok: true; command: Command } | ({ ok: false } & ParseFailure) {
   const first = args[0];
   const sub = isSubcommand(first) ? SUBCOMMANDS[first] : undefined;
-  const r = sub !== undefined
-    ? parseDetailed(sub.parser as Parser<"sync", Command, unknown>, args.slice(1))
+  // `run --config FILE` has no required option: its own parser.
+  const withFile = first === "run" && args.some((a) => a === "--config" || a.startsWith("--config="));
+  const parser = withFile ? runConfigForm : sub?.parser;
+  const r = parser !== undefined
+    ? parseDetailed(parser as Parser<"sync", Command, unknown>, args.slice(1))
     : parseDetailed(legacyForm, args);
   if (r.success) return { ok: true, command: r.value as Command };
   const raw = formatMessage(r.error, { colors: false, quotes: false });

@@ -7,8 +7,44 @@
  */
 
 import { UserError } from "../errors.ts";
+import { resolvePeer } from "../io/resolve.ts";
 import type { TunnelConfig } from "../tunnel/run.ts";
 import type { Command } from "./args.ts";
+import { mergeRunOptions, type PartialRunOptions, readConfigFile, type RunOptions } from "./config_file.ts";
+
+/** A `run` command: as parsed, or as merged from `--config FILE`. */
+export type RunCommand = RunOptions & { readonly cmd: "run" };
+
+/** Options that a config file may set but this tappet does not do yet. */
+/**
+ * The `run` command that `command` means: itself, or for `run --config
+ * FILE` the file's options under those on the command line, then the
+ * defaults. Throws a one-line {@linkcode UserError} for a bad file.
+ */
+export function runCommandOf(command: Extract<Command, { cmd: "run" | "run-config" }>): RunCommand {
+  if (command.cmd === "run") return command;
+  const { cmd: _cmd, config, listen, connect, verbose, ...rest } = command;
+  if (listen !== undefined && connect !== undefined) {
+    throw usage("give one of --listen or --connect, not both");
+  }
+  const given: PartialRunOptions = {
+    ...rest,
+    ...(listen !== undefined ? { role: "listen" as const, addr: listen } : {}),
+    ...(connect !== undefined ? { role: "connect" as const, addr: connect } : {}),
+    ...(verbose > 0 ? { verbose } : {}),
+  };
+  const merged: RunOptions = mergeRunOptions(readConfigFile(config), given, config);
+  return { cmd: "run", ...merged };
+}
+
+/** `command` with its `--connect` host name resolved (system resolver,
+ * /etc/hosts included), in `--bind`'s family when given. Throws a one-line
+ * {@linkcode UserError} when the name does not resolve. */
+export async function resolveRunCommand(command: RunCommand): Promise<RunCommand> {
+  if (command.addr.name === undefined) return command;
+  const at = await resolvePeer(command.addr, command.bind?.family);
+  return { ...command, addr: { ...at, name: command.addr.name } };
+}
 
 function usage(message: string): UserError {
   return new UserError(message, { exitCode: 2 });
@@ -16,7 +52,9 @@ function usage(message: string): UserError {
 
 /** The tunnel settings of a `legacy` (2014 form) or `run` command. Throws a
  * usage {@linkcode UserError} for options that do not fit together. */
-export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" | "run" }>): TunnelConfig {
+export function tunnelConfigFromArgs(
+  command: Extract<Command, { cmd: "legacy" }> | RunCommand,
+): TunnelConfig {
   if (command.cmd === "legacy") {
     return {
       protocol: "legacy",
@@ -32,13 +70,17 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
       family: command.address.family,
     };
   }
+  const { host, family, name, port } = command.addr;
+  if (host === undefined || family === undefined) throw new Error(`${name} is not resolved yet`);
   if (command.bind !== undefined) {
     if (command.role === "listen") {
       throw usage("--bind is for the client (--connect): a server binds its --listen address; drop --bind");
     }
-    if (command.bind.family !== command.addr.family) {
+    if (command.bind.family !== family) {
       throw usage(
-        `--bind ${command.bind.host} and --connect ${command.addr.host} are of different address families: give both IPv4 or both IPv6`,
+        `--bind ${command.bind.host} and --connect ${
+          name ?? host
+        } are of different address families: give both IPv4 or both IPv6`,
       );
     }
   }
@@ -49,13 +91,17 @@ export function tunnelConfigFromArgs(command: Extract<Command, { cmd: "legacy" |
     keyFile: command.key,
     peerKeyFile: command.peerKey,
     listen: command.role === "listen",
-    host: command.addr.host,
-    port: command.addr.port,
-    family: command.addr.family,
+    host,
+    port,
+    family,
     ...(command.bind !== undefined ? { bind: command.bind } : {}),
     ...(command.pathMtu !== undefined ? { pathMtu: command.pathMtu } : {}),
     ...(command.clampMss === "off" ? { clampMss: false } : {}),
     ...(command.setMtu === "on" ? { setMtu: true } : {}),
+    ...(command.user !== undefined ? { user: command.user } : {}),
+    ...(name !== undefined ? { peerName: name } : {}),
+    ...(command.control !== undefined ? { control: command.control } : {}),
+    ...(command.metrics !== undefined ? { metrics: command.metrics } : {}),
   };
   if (command.protocol === "legacy") {
     if (command.psk !== undefined) {

@@ -66,9 +66,17 @@ const PAGES: Record<HelpTopic, Page> = {
     brief: "Run a tunnel, with named options.",
     usage: SUBCOMMANDS.run.usage,
     description:
-      "Runs a tunnel between the TAP interface and one peer, in the current wire format unless given --protocol legacy. An IPv6 address goes in brackets: [2001:db8::1]:41011. A port below 1024 needs CAP_NET_BIND_SERVICE.",
-    examples: RUN_EXAMPLES,
+      "Runs a tunnel between the TAP interface and one peer, in the current wire format unless given --protocol legacy. An IPv6 address goes in brackets: [2001:db8::1]:41011. A port below 1024 needs CAP_NET_BIND_SERVICE. --connect takes a host name too (vpn.example.com:41011). With --config FILE, the options come from a TOML file, and those given on the command line override it.",
+    examples: [...RUN_EXAMPLES, `${PROGRAM} run --config /etc/tappet/tappet0.toml`],
     parser: SUBCOMMANDS.run.parser,
+  },
+  status: {
+    brief: "Show what running tunnels are doing.",
+    usage: SUBCOMMANDS.status.usage,
+    description:
+      "Asks each running tappet through its control socket (/run/tappet/IFACE.sock, or --control PATH) and prints, like 'wg show', its interface, peer, latest handshake, transfer, drops and MTUs; --json prints one JSON object per interface. Needs read access to the socket: root, or the user tappet runs as. Exits 1 when a tappet asked for is not running.",
+    examples: [`${PROGRAM} status`, `${PROGRAM} status tappet0 --json`],
+    parser: SUBCOMMANDS.status.parser,
   },
   legacy: {
     brief: "The 2014 tappet's command line: the legacy wire format, to tunnel with a 2014 tappet.",

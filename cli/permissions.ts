@@ -8,8 +8,10 @@
  * @module
  */
 
+import { controlDir, defaultControlPath } from "../io/control_path.ts";
 import { deniedFlag } from "../io/file_error.ts";
 import type { Command } from "./args.ts";
+import type { RunCommand } from "./config.ts";
 
 /** One permission a command needs: the flag that grants it, what for, and
  * the query that tells whether it was granted. */
@@ -33,10 +35,21 @@ function write(path: string): Need {
   return { flag: "--allow-write", why: `writing ${path}`, query: { name: "write", path } };
 }
 
+function net(why: string): Need {
+  return { flag: "--allow-net", why, query: { name: "net" } };
+}
+
+/** A Unix socket: Deno asks read, write and net (net also covers a host
+ * name's lookup, `--metrics` and `--transport deno`). */
+function controlSocket(path: string): Need[] {
+  return [read(path), write(path), net(`the control socket ${path}`)];
+}
+
 /** What `command` needs, in the order the flags are usually written.
- * `--allow-env=TAPPET_LIBSODIUM` is never needed: without it the variable
- * is not read. */
-export function needsOf(command: Command): Need[] {
+ * `--allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM` is never needed: without
+ * it the variables are not read (libsodium is loaded by its usual name,
+ * and log lines keep their usual form). */
+export function needsOf(command: Command | RunCommand): Need[] {
   switch (command.cmd) {
     case "keygen": {
       const files = [`${command.name}.key`, `${command.name}.pub`];
@@ -53,34 +66,38 @@ export function needsOf(command: Command): Need[] {
         read(command.theirPub),
         read(command.nonceFile),
         write(command.nonceFile),
+        ...controlSocket(defaultControlPath(command.iface)),
       ];
     case "run": {
       const needs = [FFI, read(command.key), read(command.peerKey)];
       if (command.psk !== undefined) needs.push(read(command.psk));
       if (command.nonceFile !== undefined) needs.push(read(command.nonceFile), write(command.nonceFile));
-      if (command.transport === "deno") {
-        needs.push({
-          flag: "--allow-net",
-          why: "the UDP socket of --transport deno",
-          query: { name: "net" },
-        });
-      }
+      needs.push(...controlSocket(command.control ?? defaultControlPath(command.tap)));
       return needs;
+    }
+    case "run-config":
+      return [FFI, read(command.config)];
+    case "status": {
+      const socket = command.control ?? (command.iface ? defaultControlPath(command.iface) : controlDir());
+      const ns: Need = { ...FFI, why: "finding this network namespace's socket directory" };
+      return [ns, read(socket), write(socket), net(`connecting to ${socket}`)];
     }
   }
 }
 
 /** The flags `command` needs, each once: `--allow-ffi --allow-read`. */
-export function flagsOf(command: Command): string[] {
+export function flagsOf(command: Command | RunCommand): string[] {
   return [...new Set(needsOf(command).map((n) => n.flag))];
 }
 
 /** The one line saying which permission `command` lacks, or undefined when
  * Deno granted all it needs. Queries only; never prompts. */
-export function missingPermission(command: Command): string | undefined {
+export function missingPermission(command: Command | RunCommand): string | undefined {
   for (const need of needsOf(command)) {
     if (Deno.permissions.querySync(need.query).state === "granted") continue;
-    const name = command.cmd === "legacy" ? "tappet (2014 form)" : `tappet ${command.cmd}`;
+    const name = command.cmd === "legacy"
+      ? "tappet (2014 form)"
+      : `tappet ${command.cmd === "run-config" ? "run" : command.cmd}`;
     return `${name} needs Deno's ${need.flag} permission (for ${need.why}), which was not granted: ` +
       `run it with ${flagsOf(command).join(" ")}, or install the tappet command (scripts/install.sh)`;
   }

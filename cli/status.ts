@@ -13,7 +13,7 @@
  */
 
 import {
-  CONTROL_DIR,
+  controlDir,
   ControlError,
   defaultControlPath,
   listControlSockets,
@@ -29,7 +29,7 @@ export interface StatusOptions {
   readonly json?: boolean;
   /** The control socket to read instead of IFACE's default. */
   readonly control?: string;
-  /** Where the default sockets are; {@linkcode CONTROL_DIR} unless a test says. */
+  /** Where the default sockets are; {@linkcode controlDir} unless a test says. */
   readonly dir?: string;
   /** Time to wait for each answer, ms. */
   readonly timeoutMs?: number;
@@ -83,7 +83,7 @@ function ifaceOf(path: string): string | undefined {
  * running, and never exits the process. Rethrows Deno's `NotCapable` when
  * the read, write or net permission for the socket is missing. */
 export async function statusCommand(o: StatusOptions): Promise<StatusResult> {
-  const dir = o.dir ?? CONTROL_DIR;
+  const dir = o.dir ?? controlDir();
   let targets: { path: string; iface?: string }[];
   if (o.control !== undefined) targets = [{ path: o.control, iface: o.iface }];
   else if (o.iface !== undefined) {

@@ -17,8 +17,7 @@
  * live session: a transport datagram, or the response to our own
  * initiation; never with an initiation, which can be replayed.
  *
- * No I/O: time comes in as `now` (the clock of `engine.ts`, ns) and the wall
- * clock (for the initiation's timestamp) through an option.
+ * No I/O: time is `now` (the clock of `engine.ts`, ns); the wall clock (initiation timestamps) is an option.
  *
  * @module
  */
@@ -102,6 +101,8 @@ export class CurrentEngine implements Engine {
   get acceptsFrames(): boolean {
     return this.#peer !== undefined;
   }
+  // deno-fmt-ignore
+  setPeer(to: Endpoint): void { this.#peer = to; }
 
   get hasControl(): boolean {
     return this.#queue.length > 0;

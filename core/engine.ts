@@ -72,6 +72,17 @@ export interface Engine {
   nextControl(buf: PacketBuffer, now: number): number;
   /** Destination of the datagram the last {@linkcode nextControl} wrote. */
   readonly controlTo: Endpoint | undefined;
+  /**
+   * Sends data and control to `to` from now on, as if the peer had roamed
+   * there (for a host name resolved again); an authenticated datagram from
+   * elsewhere still moves it afterwards. Formats that cannot follow leave it
+   * out.
+   */
+  setPeer?(to: Endpoint): void;
+  /** When the peer was last heard (an authenticated datagram), ns on the
+   * engine's clock, or the start; formats whose {@linkcode sessionInfo}
+   * says it through handshakes may leave it out. */
+  readonly lastHeardAt?: number;
   /** The session's state at `now`, for `-v` logs and `status`; formats
    * without handshakes (legacy) leave it out. */
   sessionInfo?(now: number): SessionInfo;

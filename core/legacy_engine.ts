@@ -49,6 +49,7 @@ export class LegacyEngine implements Engine {
   readonly #keepaliveNs: number;
   #peer: Endpoint | undefined;
   #lastActivity: number;
+  #lastHeard: number;
   #helloDue: boolean;
   #keepaliveDue = false;
   #closed = false;
@@ -59,6 +60,7 @@ export class LegacyEngine implements Engine {
     this.#peer = options.peer;
     this.#helloDue = options.peer !== undefined;
     this.#lastActivity = options.now;
+    this.#lastHeard = options.now;
     this.#keepaliveNs = (options.keepaliveMs ?? LEGACY_KEEPALIVE_MS) * 1e6;
     this.stats = options.stats ?? new Stats();
   }
@@ -69,6 +71,17 @@ export class LegacyEngine implements Engine {
 
   get acceptsFrames(): boolean {
     return this.#peer !== undefined;
+  }
+
+  /** When a datagram last authenticated (or the start), ns. */
+  get lastHeardAt(): number {
+    return this.#lastHeard;
+  }
+
+  /** Data and keepalives go to `to` from now on; an authenticated datagram
+   * from elsewhere still moves the peer afterwards (roaming). */
+  setPeer(to: Endpoint): void {
+    this.#peer = to;
   }
 
   /** The session, for its keepalive fields (tests and diagnostics). */
@@ -122,6 +135,7 @@ export class LegacyEngine implements Engine {
     }
     if (!isAccepted(kind)) return -1;
     this.#lastActivity = now;
+    this.#lastHeard = now;
     if (!sameEndpoint(this.#peer, from)) this.#peer = from;
     return kind === Open.Frame ? length - HEADROOM : -1;
   }

@@ -1,6 +1,7 @@
 /**
  * The control socket: a Unix stream socket, by default
- * `/run/tappet/IFACE.sock`, through which `tappet status` asks a running
+ * `/run/tappet/IFACE.sock` (in another network namespace, see
+ * {@linkcode controlDir}), through which `tappet status` asks a running
  * tunnel how it is doing.
  *
  * Protocol: the client connects and sends one request line of at most
@@ -26,14 +27,9 @@
  */
 
 import { UserError } from "../errors.ts";
+import { CONTROL_DIR, controlDir, defaultControlPath } from "./control_path.ts";
 
-/** The directory of the default control sockets. */
-export const CONTROL_DIR = "/run/tappet";
-
-/** The default control socket of interface `iface`. */
-export function defaultControlPath(iface: string): string {
-  return `${CONTROL_DIR}/${iface}.sock`;
-}
+export { CONTROL_DIR, controlDir, defaultControlPath };
 
 /** Limits that keep a client from holding the server. */
 export const CONTROL_LIMITS = {
@@ -379,7 +375,7 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
 }
 
 /** The control sockets (`*.sock`) in `dir`, sorted; none when `dir` is missing. */
-export function listControlSockets(dir: string = CONTROL_DIR): string[] {
+export function listControlSockets(dir: string = controlDir()): string[] {
   const out: string[] = [];
   try {
     for (const e of Deno.readDirSync(dir)) if (e.name.endsWith(".sock")) out.push(`${dir}/${e.name}`);

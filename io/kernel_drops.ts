@@ -19,13 +19,58 @@
  * @module
  */
 
-function readCounter(path: string): number | undefined {
+import { C, closeQuietly, cString, libc, openFds } from "../ffi/libc.ts";
+
+/** O_RDONLY (<fcntl.h>). */
+const O_RDONLY = 0;
+/** The most a kernel file read here may hold, bytes. */
+const MAX_KERNEL_TEXT = 1 << 20;
+
+/**
+ * The text of a /proc or /sys file, read through libc: Deno refuses those
+ * paths without --allow-all, even with --allow-read. Undefined when it
+ * cannot be read, or without Deno's FFI permission.
+ */
+export function readKernelText(path: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
+  const c = libc();
+  const fd = c.open(cString(path), O_RDONLY | C.O_CLOEXEC, 0);
+  if (fd < 0) return undefined;
   try {
-    const v = Number(Deno.readTextFileSync(path).trim());
-    return Number.isFinite(v) ? v : undefined;
-  } catch {
-    return undefined;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    while (total < MAX_KERNEL_TEXT) {
+      const buf = new Uint8Array(65536);
+      const n = c.read(fd, buf, BigInt(buf.length));
+      if (n < 0) return undefined;
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+    }
+    const all = new Uint8Array(total);
+    let off = 0;
+    for (const ch of chunks) {
+      all.set(ch, off);
+      off += ch.length;
+    }
+    return new TextDecoder().decode(all);
+  } finally {
+    closeQuietly(fd);
   }
+}
+
+function readCounter(path: string): number | undefined {
+  const text = readKernelText(path);
+  if (text === undefined) return undefined;
+  const v = Number(text.trim());
+  return text.trim() !== "" && Number.isFinite(v) ? v : undefined;
+}
+
+/** The target of a /proc link (such as /proc/self/fd/N), through libc. */
+function readKernelLink(path: string): string | undefined {
+  const buf = new Uint8Array(256);
+  const n = libc().readlink(cString(path), buf, BigInt(buf.length));
+  return n < 0 ? undefined : new TextDecoder().decode(buf.subarray(0, n));
 }
 
 /** The kernel's drop counters of TAP interface `iface`; a counter that
@@ -44,17 +89,10 @@ export function tapKernelDrops(iface: string): Record<string, number> {
 /** The inodes of the sockets this process has open (from /proc/self/fd). */
 function ownSocketInodes(): Set<string> {
   const inodes = new Set<string>();
-  try {
-    for (const entry of Deno.readDirSync("/proc/self/fd")) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/self/fd/${entry.name}`));
-        if (m) inodes.add(m[1]);
-      } catch {
-        // The fd closed while we looked.
-      }
-    }
-  } catch {
-    // No /proc: nothing to report.
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return inodes;
+  for (const [fd] of openFds()) {
+    const m = /^socket:\[(\d+)\]$/.exec(readKernelLink(`/proc/self/fd/${fd}`) ?? "");
+    if (m) inodes.add(m[1]);
   }
   return inodes;
 }
@@ -83,12 +121,8 @@ export function udpDropsFrom(text: string, port: number, inodes: ReadonlySet<str
  * (address family `family`), as `{ socket_rx_overflow: n }`, or `{}` when
  * it cannot be read. */
 export function udpSocketDrops(port: number, family: 4 | 6): Record<string, number> {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(family === 6 ? "/proc/net/udp6" : "/proc/net/udp");
-  } catch {
-    return {};
-  }
+  const text = readKernelText(family === 6 ? "/proc/net/udp6" : "/proc/net/udp");
+  if (text === undefined) return {};
   const drops = udpDropsFrom(text, port, ownSocketInodes());
   return drops === undefined ? {} : { socket_rx_overflow: drops };
 }

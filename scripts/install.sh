@@ -6,7 +6,7 @@
 #   - `deno install --global --root PREFIX --name tappet`, with that copy's
 #     config and lock file and the permissions tappet's commands need
 #     (--allow-ffi --allow-read --allow-write --allow-net, and
-#     --allow-env=TAPPET_LIBSODIUM): PREFIX/bin/tappet, on every user's PATH,
+#     --allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM): PREFIX/bin/tappet, on every user's PATH,
 #     and beside it (PREFIX/bin/.tappet) the config and a node_modules with
 #     the npm packages deno.lock pins, so that running it downloads nothing;
 #   - completion scripts where bash (bash-completion), zsh and fish look in
@@ -36,7 +36,7 @@ ZSH_COMPLETION=$PREFIX/share/zsh/site-functions/_tappet
 FISH_COMPLETION=$PREFIX/share/fish/vendor_completions.d/tappet.fish
 # The permissions of the installed command: the union of what each command
 # needs (README, "Running it"); --allow-net is for --transport deno only.
-PERMISSIONS=(--allow-ffi --allow-read --allow-write --allow-net --allow-env=TAPPET_LIBSODIUM)
+PERMISSIONS=(--allow-ffi --allow-read --allow-write --allow-net --allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM)
 # What running tappet needs from the checkout.
 SOURCES=(main.ts errors.ts log.ts keygen.ts deno.json deno.lock cli core ffi io tunnel)
 

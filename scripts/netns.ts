@@ -22,6 +22,17 @@ export async function sh(cmd: string[], options: { allowFail?: boolean } = {}): 
   return text;
 }
 
+/** Removes the control socket directory tappet makes for namespace `ns`
+ * (io/control_path.ts), if there is one: a tappet killed there leaves its
+ * socket behind. */
+export function removeControlDir(ns: string): void {
+  try {
+    Deno.removeSync(`/run/tappet/netns-${ns}`, { recursive: true });
+  } catch {
+    // None.
+  }
+}
+
 /** One side of a {@linkcode NetnsPair}. */
 export interface Side {
   /** Namespace name. */
@@ -95,6 +106,7 @@ export async function createPair(options: PairOptions): Promise<NetnsPair> {
         } catch { /* already gone */ }
       }
       await sh(["ip", "netns", "del", ns], { allowFail: true });
+      removeControlDir(ns);
     }
     await sh(["ip", "link", "del", vethA], { allowFail: true });
   };

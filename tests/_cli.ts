@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { sh } from "../scripts/netns.ts";
+import { removeControlDir, sh } from "../scripts/netns.ts";
 import { MAIN, RUN_FLAGS } from "../scripts/harness.ts";
 
 /** The longest a run of {@linkcode tappet} may take, ms. */
@@ -151,6 +151,7 @@ export async function namespace(
   await sh(["ip", "netns", "add", name]);
   const del = async () => {
     await sh(["ip", "netns", "del", name], { allowFail: true });
+    removeControlDir(name);
   };
   try {
     await setUp(name, options);

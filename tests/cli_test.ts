@@ -223,7 +223,7 @@ Deno.test("cli: error forms (issue 11, 7): a bad value is 2 lines; a missing or 
     ]],
     [
       ["run", "--tap", "t", "--key", "a", "--peer-key", "b", "--conect", "1.2.3.4:5"],
-      ["tappet: unknown argument '--conect'; did you mean --connect?", RUN, TRY],
+      ["tappet: unknown argument '--conect'; did you mean --connect or --config?", RUN, TRY],
     ],
     [["keygen"], ["tappet: missing NAME", "usage: tappet keygen NAME", TRY]],
     [["keygen", "a", "b"], ["tappet: unknown argument 'b'", "usage: tappet keygen NAME", TRY]],

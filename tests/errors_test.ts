@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { createPair, ping, sh } from "../scripts/netns.ts";
+import { createPair, removeControlDir, sh, waitForPing } from "../scripts/netns.ts";
 import { NsProcess, tappetArgv } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { namespace, oneLine, tappet } from "./_cli.ts";
@@ -217,6 +217,7 @@ Deno.test({
       );
     } finally {
       await sh(["ip", "netns", "del", ns], { allowFail: true });
+      removeControlDir(ns);
     }
   },
 });
@@ -246,7 +247,8 @@ Deno.test({
           `${d}/a.log`,
         ),
       );
-      assert.ok(await ping(a.ns, b.overlay, { count: 3, timeout: 2 }) > 0, "small frames still pass");
+      // Both ends start at once: wait for the tunnel rather than race its start.
+      assert.ok(await waitForPing(a.ns, b.overlay, 20), "small frames still pass");
       // Issue 14: the frame is answered with ICMP "fragmentation needed"
       // naming the IP MTU that fits (1402), as a router would.
       const big = ["ping", "-n", "-c", "2", "-W", "1", "-M", "do", "-s", "1472", b.overlay];

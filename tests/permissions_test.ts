@@ -82,8 +82,7 @@ async function eachNeeded(flags: string[], run: Run) {
 Deno.test("permissions: the README's table has every use", () => {
   assert.deepEqual([...table().keys()], [
     "tappet run",
-    "tappet run --protocol legacy",
-    "tappet run --transport deno",
+    "tappet status",
     "tappet keygen",
     "tappet pubkey",
     "tappet help",
@@ -132,14 +131,21 @@ async function inNs(ns: string, flags: string[], args: string[], unchecked: bool
 }
 
 /** Starts a server with `flags` and `args` in `ns`; true when it listened
- * and stopped cleanly on SIGTERM. */
-async function serves(ns: string, flags: string[], args: string[], log: string): Promise<boolean> {
+ * and stopped cleanly on SIGTERM. `during` runs while it listens. */
+async function serves(
+  ns: string,
+  flags: string[],
+  args: string[],
+  log: string,
+  during?: () => Promise<void>,
+): Promise<boolean> {
   const p = new NsProcess(ns, argv(flags, [...args, "-v"]), log);
   try {
     for (let i = 0; i < 100 && !/listening on/.test(p.text()); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const listening = /listening on/.test(p.text());
+    if (listening) await during?.();
     return listening && (await p.stop("SIGTERM")).code === 0;
   } finally {
     await p.stop("SIGKILL", 1000);
@@ -161,7 +167,7 @@ Deno.test({
       const keys = ["--tap", "tp0", "--key", `${d}/a.key`, "--peer-key", `${d}/b.pub`];
       const forms: [string, string[]][] = [
         ["tappet run", ["run", ...keys, "--listen", `${ADDR}:41011`]],
-        ["tappet run --protocol legacy", [
+        ["tappet run", [
           "run",
           ...keys,
           "--protocol",
@@ -171,7 +177,7 @@ Deno.test({
           "--listen",
           `${ADDR}:41011`,
         ]],
-        ["tappet run --protocol legacy", [
+        ["tappet run", [
           "tp0",
           `${d}/nonce`,
           `${d}/a.key`,
@@ -180,12 +186,25 @@ Deno.test({
           "41011",
           "-l",
         ]],
-        ["tappet run --transport deno", ["run", ...keys, "--transport", "deno", "--listen", `${ADDR}:41011`]],
+        ["tappet run", ["run", ...keys, "--transport", "deno", "--listen", `${ADDR}:41011`]],
+        ["tappet run", ["run", "--config", `${d}/t.toml`]],
       ];
+      Deno.writeTextFileSync(
+        `${d}/t.toml`,
+        `tap = "tp0"\nkey = "a.key"\npeer-key = "b.pub"\nlisten = "${ADDR}:41011"\n`,
+      );
+      // `tappet status` of the first, while it runs: the set is enough, each flag needed.
+      const statusSet = table().get("tappet status")!;
+      const status = async () => {
+        const o = await inNs(ns, statusSet, ["status", "tp0"], false);
+        assert.equal(o.code, 0, o.err.join("\n"));
+        await eachNeeded(statusSet, (flags, unchecked) => inNs(ns, flags, ["status", "tp0"], unchecked));
+      };
+      let n = 0;
       for (const [use, args] of forms) {
         const set = table().get(use)!;
         assert.ok(
-          await serves(ns, set, args, `${d}/${use.replaceAll(" ", "_")}.log`),
+          await serves(ns, set, args, `${d}/${n++}.log`, n === 1 ? status : undefined),
           `${use}: ${args.join(" ")}`,
         );
         // In the namespace, so that an unchecked run meets the real TAP.

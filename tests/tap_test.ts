@@ -10,7 +10,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { sh } from "../scripts/netns.ts";
+import { removeControlDir, sh } from "../scripts/netns.ts";
 import { keygen, NsProcess, tappetArgv } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 
@@ -82,6 +82,7 @@ async function withTapNs(id: number, body: (t: TapNs) => Promise<void>): Promise
       await sh(["kill", "-9", pid], { allowFail: true });
     }
     await sh(["ip", "netns", "del", ns], { allowFail: true });
+    removeControlDir(ns);
   }
 }
 

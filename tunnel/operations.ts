@@ -17,8 +17,8 @@
 import type { HostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import { UserError } from "../errors.ts";
-import { ControlServer, defaultControlPath } from "../io/control.ts";
-import { tapKernelDrops, udpSocketDrops } from "../io/kernel_drops.ts";
+import { CONTROL_DIR, controlDir, ControlServer, defaultControlPath } from "../io/control.ts";
+import { readKernelText, tapKernelDrops, udpSocketDrops } from "../io/kernel_drops.ts";
 import { MetricsServer } from "./metrics.ts";
 import { statusOf, type TunnelSnapshot } from "./status.ts";
 
@@ -43,9 +43,18 @@ export class Operations {
   /** The metrics server, when `--metrics` was given. */
   readonly metrics: MetricsServer | undefined;
 
-  private constructor(control: ControlServer | undefined, metrics: MetricsServer | undefined) {
+  /** A default socket's directory of its own (a namespace's), removed at
+   * close when empty. */
+  readonly #ownDir: string | undefined;
+
+  private constructor(
+    control: ControlServer | undefined,
+    metrics: MetricsServer | undefined,
+    ownDir?: string,
+  ) {
     this.control = control;
     this.metrics = metrics;
+    this.#ownDir = ownDir;
   }
 
   /**
@@ -75,7 +84,8 @@ export class Operations {
     }
     try {
       const metrics = o.metrics === undefined ? undefined : MetricsServer.start(o.metrics, () => [status()]);
-      return new Operations(control, metrics);
+      const dir = control !== undefined && o.control === undefined ? controlDir() : undefined;
+      return new Operations(control, metrics, dir !== CONTROL_DIR ? dir : undefined);
     } catch (e) {
       await control?.close();
       throw e;
@@ -85,6 +95,12 @@ export class Operations {
   /** Stops both servers and removes the control socket. Twice is harmless. */
   async close(): Promise<void> {
     await Promise.all([this.control?.close(), this.metrics?.close()]);
+    if (this.#ownDir === undefined) return;
+    try {
+      Deno.removeSync(this.#ownDir); // only when empty: another tappet's socket stays
+    } catch {
+      // Not empty, or already gone.
+    }
   }
 }
 
@@ -101,11 +117,8 @@ export interface KernelFacts {
  * `local` is the socket's bound address, `family` its address family. */
 export function kernelFacts(iface: string, local: Endpoint, family: 4 | 6): KernelFacts {
   let tapMtu: number | undefined;
-  try {
-    const v = Number(Deno.readTextFileSync(`/sys/class/net/${iface}/mtu`).trim());
-    if (Number.isInteger(v) && v > 0) tapMtu = v;
-  } catch {
-    // The interface is gone, or /sys is not mounted: unknown.
-  }
+  // Unknown when the interface is gone, or /sys is not mounted.
+  const v = Number(readKernelText(`/sys/class/net/${iface}/mtu`)?.trim());
+  if (Number.isInteger(v) && v > 0) tapMtu = v;
   return { otherDrops: { ...tapKernelDrops(iface), ...udpSocketDrops(local.port, family) }, tapMtu };
 }

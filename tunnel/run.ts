@@ -2,8 +2,9 @@
  * Start-up and shutdown of a tunnel: the checks in an order that fails early
  * and consumes nothing, then the packet loop until SIGINT or SIGTERM.
  *
- * Order: libsodium, keys, the TAP interface, the socket, and only then the
- * legacy format's nonce prefix, so a start that fails on any check does not
+ * Order: libsodium, keys, the TAP interface, the socket, the control socket
+ * and metrics (tunnel/operations.ts), and only then the legacy format's
+ * nonce prefix, so a start that fails on any check does not
  * burn a prefix. Every fd opened is closed on every error path. Then the
  * checks that only warn (the TAP is down, its MTU is too big for the path).
  *
@@ -16,7 +17,7 @@
 
 import { formatHostPort, type HostPort } from "../core/address.ts";
 import { Arena, ARENA_BYTES } from "../core/arena.ts";
-import { CurrentEngine, TIMERS, type Timers } from "../core/current_engine.ts";
+import { CurrentEngine } from "../core/current_engine.ts";
 import type { Engine } from "../core/engine.ts";
 import { LegacyEngine } from "../core/legacy_engine.ts";
 import { LegacyNonce } from "../core/legacy_nonce.ts";
@@ -24,8 +25,7 @@ import { LegacySession } from "../core/legacy.ts";
 import { Stats } from "../core/stats.ts";
 import { OsError, ReportedError, UserError } from "../errors.ts";
 import { geteuid, monotonicNs, openFds } from "../ffi/libc.ts";
-import { boxBeforenm, constantTimeEqual, memzero, publicKeyOf, randomBytes, sodium } from "../ffi/sodium.ts";
-import { readKeyFile } from "../io/keyfile.ts";
+import { boxBeforenm, memzero, randomBytes, sodium } from "../ffi/sodium.ts";
 import { takeNoncePrefix } from "../io/noncefile.ts";
 import { TapDevice } from "../io/tap.ts";
 import type { Transport } from "../io/transport.ts";
@@ -37,6 +37,12 @@ import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
 import { probeCeilingFor, withProbes } from "./pmtu_probe.ts";
 import { pathEvents } from "./path_events.ts";
+import { Operations } from "./operations.ts";
+import { type SnapshotContext, snapshotOf, startWatch, type Watch } from "./watch.ts";
+import { loadKeys, loadPsk, testTimers } from "./start_files.ts";
+import { accountFor, giveUpRoot } from "./privileges.ts";
+
+export { TEST_TIMERS_ENV } from "./start_files.ts";
 
 export { tapMtuFor } from "./iface.ts";
 
@@ -74,6 +80,16 @@ export interface CommonConfig {
   /** Set the TAP's MTU to the one that fits the path (`--set-mtu`; needs
    * CAP_NET_ADMIN); default false. */
   readonly setMtu?: boolean;
+  /** Run as this user once everything privileged is open (`--user`; see
+   * tunnel/privileges.ts); tappet must then start as root. */
+  readonly user?: string;
+  /** Client only: the host name `host` was resolved from; resolved again
+   * while the peer is silent (tunnel/watch.ts). */
+  readonly peerName?: string;
+  /** The control socket's path; default /run/tappet/IFACE.sock (io/control.ts). */
+  readonly control?: string;
+  /** Where to serve Prometheus metrics (tunnel/metrics.ts); none when absent. */
+  readonly metrics?: HostPort;
 }
 
 /** A legacy-format tunnel's settings. */
@@ -97,72 +113,6 @@ export interface CurrentConfig extends CommonConfig {
 /** A tunnel's settings. */
 export type TunnelConfig = LegacyConfig | CurrentConfig;
 
-/** Our secret key and the peer's public key, checked against each other.
- * The caller zeroes the secret key. */
-function loadKeys(config: TunnelConfig): { secret: Uint8Array<ArrayBuffer>; peer: Uint8Array<ArrayBuffer> } {
-  if (config.keyFile.endsWith(".pub")) {
-    throw new UserError(
-      `secret key file ${config.keyFile} looks like a public key (.pub): give our NAME.key, and the peer's NAME.pub as the peer key`,
-    );
-  }
-  if (config.peerKeyFile.endsWith(".key")) {
-    throw new UserError(
-      `peer public key file ${config.peerKeyFile} looks like a secret key (.key): give the peer's NAME.pub, never a secret key`,
-    );
-  }
-  const secret = readKeyFile(config.keyFile, "secret", (m) => log.warn`${m}`);
-  try {
-    const peer = readKeyFile(config.peerKeyFile, "public");
-    const ours = publicKeyOf(secret);
-    if (constantTimeEqual(ours, peer)) {
-      throw new UserError(
-        `peer public key file ${config.peerKeyFile} holds our own public key: give the peer's NAME.pub`,
-      );
-    }
-    if (constantTimeEqual(secret, peer)) {
-      throw new UserError(
-        `peer public key file ${config.peerKeyFile} holds the same key as ${config.keyFile}: give the peer's NAME.pub`,
-      );
-    }
-    return { secret, peer };
-  } catch (e) {
-    memzero(secret);
-    throw e;
-  }
-}
-
-/** The environment variable through which tests shorten the current
- * format's timers: JSON such as `{"rekeyAfterMs": 50}`. Read only when
- * Deno grants access to it; never set it in production. */
-export const TEST_TIMERS_ENV = "TAPPET_TEST_TIMERS";
-
-function testTimers(): Partial<Timers> | undefined {
-  const perm = Deno.permissions.querySync({ name: "env", variable: TEST_TIMERS_ENV });
-  if (perm.state !== "granted") return undefined;
-  const text = Deno.env.get(TEST_TIMERS_ENV);
-  if (!text) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new UserError(`${TEST_TIMERS_ENV} is not JSON: unset it`);
-  }
-  const timers: Partial<Timers> = {};
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!(k in TIMERS) || typeof v !== "number" || !(v > 0)) {
-      throw new UserError(`${TEST_TIMERS_ENV}: ${k} is not a timer or not a positive number: unset it`);
-    }
-    timers[k as keyof Timers] = v;
-  }
-  log.warn`${TEST_TIMERS_ENV} shortens the timers (${text}): for tests only`;
-  return timers;
-}
-
-function loadPsk(file: string | undefined): Uint8Array<ArrayBuffer> | undefined {
-  if (file === undefined) return undefined;
-  return readKeyFile(file, "psk", (m) => log.warn`${m}`);
-}
-
 /** Ways for the caller to follow a running tunnel. */
 export interface RunHooks {
   /** Called once the tunnel runs, with a function that returns its state
@@ -179,6 +129,7 @@ export interface RunHooks {
  * line is then already on stderr, before the stop lines).
  */
 export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Promise<Stats> {
+  const account = accountFor(config.user); // before anything is opened
   sodium();
   const keys = loadKeys(config);
   // Signals first: their listener opens an fd of Deno's, before the count.
@@ -204,6 +155,11 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   let transport: Transport | undefined;
   let engine: Engine | undefined;
   let info: TunnelInfo;
+  let ops: Operations | undefined;
+  const opsWarnings: string[] = [];
+  let noncePrefix: number | undefined;
+  const timers = testTimers();
+  const live: { tunnel?: Tunnel; watch?: Watch; context?: Omit<SnapshotContext, "watch"> } = {};
   const peer = config.listen ? undefined : { hostname: config.host, port: config.port };
   try {
     psk = config.protocol === "current" ? loadPsk(config.pskFile) : undefined;
@@ -212,12 +168,32 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     if (config.offload && !tap.offload) {
       log.info`the kernel refused TAP offloads for ${config.iface}; going on without`;
     }
-    const bindHost = config.listen ? config.host : config.family === 6 ? "::" : "0.0.0.0";
-    const bindPort = config.listen ? config.port : 0;
+    // A client sends from --bind, or from where the kernel picks.
+    const bindHost = config.listen
+      ? config.host
+      : config.bind?.host ?? (config.family === 6 ? "::" : "0.0.0.0");
+    const bindPort = config.listen ? config.port : config.bind?.port ?? 0;
     const udp = config.transport === "ffi"
       ? FfiUdpTransport.bind(bindHost, bindPort, config.family, { stats, arena })
       : DenoUdpTransport.bind(bindHost, bindPort, config.family, stats);
     transport = udp;
+    // The operator's view: the control socket (and metrics), answering from
+    // the running tunnel; made before the nonce prefix is taken, so that a
+    // busy metrics port or a bad --control PATH burns none.
+    ops = await Operations.start({
+      iface: config.iface,
+      control: config.control,
+      metrics: config.metrics,
+      // Said once the start has succeeded, not before a fatal line.
+      warn: (m) => opsWarnings.push(m),
+      snapshot: () => {
+        const { tunnel, watch, context } = live;
+        if (tunnel === undefined || watch === undefined || context === undefined) {
+          throw new Error("not running yet");
+        }
+        return snapshotOf(tunnel.status(), { ...context, watch });
+      },
+    });
     if (udp.info.dfError !== undefined) log.debug`DF not set on the socket: ${udp.info.dfError}`;
     if (udp instanceof FfiUdpTransport) {
       log.debug`socket buffers: receive ${udp.info.rcvbuf} bytes, send ${udp.info.sndbuf} bytes`;
@@ -227,6 +203,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       const shared = boxBeforenm(keys.peer, keys.secret);
       try {
         const prefix = takeNoncePrefix(config.nonceFile);
+        noncePrefix = prefix;
         const random = new Uint8Array(12);
         randomBytes(random);
         const session = new LegacySession(shared, new LegacyNonce(prefix, random));
@@ -245,16 +222,18 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
         stats,
         wallClock: Date.now,
         persistentKeepaliveMs: (config.keepaliveSeconds ?? 0) * 1000,
-        timers: testTimers(),
+        timers,
         probeCeiling: peer === undefined ? undefined : probeCeilingFor(peer, config.family), // pmtu_probe.ts
       });
       detail = `current format${psk ? " with a pre-shared key" : ""}`;
     }
-    if (geteuid() === 0) {
+    if (geteuid() === 0 && account === undefined) {
       const hint = `ip tuntap add ${config.iface} mode tap user USER`;
-      log.warn`running as root; better: '${hint}' once, then run tappet as USER`;
+      log
+        .warn`running as root; better: --user USER (tappet gives up root once it has started), or '${hint}' once, then run tappet as USER`;
     }
-    const where = formatHostPort({ host: config.host, port: config.port });
+    const where = (config.peerName === undefined ? "" : `${config.peerName} = `) +
+      formatHostPort({ host: config.host, port: config.port });
     const role = config.listen
       ? `listening on ${where}`
       : `sending to ${where} from ${formatHostPort(udp.local)}`;
@@ -269,7 +248,23 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       mtu: state?.mtu,
       startedAt,
     };
+    live.context = {
+      role: config.listen ? "listen" as const : "connect" as const,
+      family: config.family,
+      overhead: engine.overhead,
+      peerPublicKey: keys.peer.slice(),
+      peerHost: config.peerName,
+      noncePrefix,
+      startedNs: startNs,
+      clock: monotonicNs,
+      engine,
+    };
+    // Everything privileged is open: with --user, give up root before the
+    // first datagram is handled.
+    if (account !== undefined) giveUpRoot(account, ops.control?.path, config.setMtu === true);
   } catch (e) {
+    await ops?.close();
+    engine?.close();
     transport?.close();
     device?.close();
     Deno.removeSignalListener("SIGINT", stop);
@@ -308,8 +303,12 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   const status = () => {
     return tunnel.status();
   };
+  for (const w of opsWarnings) log.warn`${w}`;
   running.tunnel = tunnel;
   if (running.stopAsked) tunnel.stop();
+  live.tunnel = tunnel;
+  live.watch = startWatch(config, engine, stats, timers);
+  const watching = setInterval(() => live.watch!.tick(), WATCH_INTERVAL_MS);
   hooks.started?.(status);
   try {
     await tunnel.run();
@@ -321,12 +320,17 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     }
     throw e;
   } finally {
+    clearInterval(watching);
+    await ops.close();
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     logStopped((monotonicNs() - startNs) / 1e9, leftOpen(fdsBefore), stats);
   }
   return stats;
 }
+
+/** How often the runner's watch looks at the tunnel (tunnel/watch.ts), ms. */
+const WATCH_INTERVAL_MS = 1000;
 
 /** The fds open now that were not open in `before`, with what they are. */
 function leftOpen(before: Map<number, string>): string[] {

@@ -27,6 +27,7 @@
  * | `path_mtu` | the path MTU to the peer in bytes, or null when unknown |
  * | `tap_mtu` | the TAP interface's MTU in bytes, or null when unknown |
  * | `tap_mtu_advised` | the TAP MTU that makes a full frame fit the path MTU, or null |
+ * | `ipv6_below_minimum` | true once IPv6 frames of up to 1280 bytes met a path too small for them and went out as datagrams the kernel may fragment |
  * | `pid` | the tappet process's id |
  *
  * Byte counts are of Ethernet frames (without the tunnel's overhead). No
@@ -94,6 +95,10 @@ export interface TunnelSnapshot {
   readonly tapMtu?: number;
   /** The TAP MTU that fits `pathMtu`, bytes. */
   readonly tapMtuAdvised?: number;
+  /** True once IPv6 frames of at most 1280 bytes met a path too small for
+   * them after the overhead, and went out as datagrams the kernel may
+   * fragment (IPv6 needs a 1280-byte link). */
+  readonly ipv6BelowMinimum?: boolean;
   /** The process id; default `Deno.pid`. */
   readonly pid?: number;
 }
@@ -124,6 +129,7 @@ export interface TunnelStatus {
   path_mtu: number | null;
   tap_mtu: number | null;
   tap_mtu_advised: number | null;
+  ipv6_below_minimum: boolean;
   pid: number;
 }
 
@@ -163,6 +169,7 @@ export function statusOf(s: TunnelSnapshot): TunnelStatus {
     path_mtu: s.pathMtu ?? null,
     tap_mtu: s.tapMtu ?? null,
     tap_mtu_advised: s.tapMtuAdvised ?? null,
+    ipv6_below_minimum: s.ipv6BelowMinimum ?? false,
     pid: s.pid ?? Deno.pid,
   };
 }
@@ -226,6 +233,7 @@ export function formatStatus(st: TunnelStatus, nowMs: number = Date.now()): stri
     else tap += st.tap_mtu <= fits ? " (fits)" : ` (too big for the path: set ${fits})`;
   }
   item("mtu", `path ${st.path_mtu ?? "unknown"}, ${tap}`);
+  if (st.ipv6_below_minimum) item("ipv6", "the path is below IPv6's 1280: such frames go out as fragments");
   lines.push("");
   lines.push(`peer: ${st.peer.public_key}`);
   if (st.peer.host !== null) item("host", st.peer.host);
