@@ -58,9 +58,9 @@ Deno.test({
           /^tappet: host name nosuch\.tappet\.test does not resolve \(.+\): check the name, \/etc\/hosts and DNS, or give an address$/,
         ],
         [
-          "later",
-          good + 'user = "nobody"\nlisten = "198.18.243.1:41011"\n',
-          /later\.toml: key "user" is not supported by this version of tappet yet: remove it$/,
+          "user",
+          good + 'user = "no-such-user-x"\nlisten = "198.18.243.1:41011"\n',
+          /^tappet: no user 'no-such-user-x' for --user on this system; create it/,
         ],
       ];
       for (const [name, text, want] of cases) {
