@@ -61,6 +61,11 @@ Deno.test({
         assert.equal(r.received.sha256, r.sent.sha256, "the transfer arrived intact");
         const sb = await statusJson(pair.b.ns);
         assert(sb.rx_bytes >= 8 * 1024 * 1024, "status answers after the drop");
+        const sockets = [pair.a.ns, pair.b.ns].map((ns) => `/run/tappet/netns-${ns}/${pair.b.tap}.sock`);
+        for (const path of sockets) {
+          const st = Deno.statSync(path); // there while it runs, and the user's
+          assert.equal(String(st.uid), uid, `${path} belongs to ${USER}`);
+        }
         for (const end of ends) {
           const status = await end.stop("SIGTERM");
           assert.equal(status.code, 0, end.text());
@@ -68,14 +73,14 @@ Deno.test({
           assert.match(end.text(), /closed every fd it opened/);
           assert.doesNotMatch(end.text(), /running as root/, "no root warning with --user");
         }
-        for (const ns of [pair.a.ns, pair.b.ns]) {
+        for (const path of sockets) {
           let gone = false;
           try {
-            Deno.statSync(`/run/tappet/netns-${ns}/${pair.b.tap}.sock`);
+            Deno.statSync(path);
           } catch (e) {
             gone = e instanceof Deno.errors.NotFound;
           }
-          assert(gone, `the control socket of ${ns} was removed at exit`);
+          assert(gone, `${path} was removed at exit`);
         }
       });
     } finally {
