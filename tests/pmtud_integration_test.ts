@@ -3,7 +3,7 @@
  * netns3.ts) where the r—b link has MTU 1280 and the TAPs stay at 1500,
  * over IPv4 and IPv6, with r forwarding ICMP and with r dropping all of it
  * (a black hole for ICMP-based discovery). Both ends log (-v) that the path
- * MTU they probed is 1280; the probes are counted on both sides and none
+ * MTU they probed is 1280 (and `status` says so, with the TAP MTU that fits); the probes are counted on both sides and none
  * reached a TAP. Then, with the TAPs at the MTU that fits, a 20 MB TCP
  * transfer completes through the probing tunnel. Needs root.
  *
@@ -12,6 +12,7 @@
  */
 
 import { strict as assert } from "node:assert";
+import { statusJson } from "./_ops.ts";
 import { createTriple, type NetnsTriple } from "../scripts/netns3.ts";
 import { waitForPing } from "../scripts/netns.ts";
 import { counters, type NsProcess, startTappets, transfer } from "../scripts/harness.ts";
@@ -96,9 +97,15 @@ for (const c of CASES) {
         const datagram = c.family === 6 ? 1232 : 1252;
         assert.equal(Number(a.text().match(line)![1]), datagram);
         assert.ok(!/path MTU to \S+ is (?!1280)\d+ bytes/.test(a.text()), "no other size was reported");
+        // status says it too, with the TAP MTU that fits: 1280 − IP − UDP − 24 − 14.
+        for (const ns of [t.a.ns, t.b.ns]) {
+          const st = await statusJson(ns);
+          assert.equal(st.path_mtu, 1280, ns);
+          assert.equal(st.tap_mtu, 1500, ns);
+          assert.equal(st.tap_mtu_advised, c.family === 6 ? 1194 : 1214, ns);
+        }
         if (c.id === 72) {
-          // The TAP MTU that fits the probed path: 1280 − 20 − 8 − 24 − 14.
-          for (const s of [t.a, t.b]) await t.exec(s.ns, ["ip", "link", "set", s.tap, "mtu", "1214"]);
+          // The TAPs stay at 1500: clamping, ICMP and fragments fit TCP to the path.
           const r = await transfer(t, 20_000_000);
           assert.equal(r.received.bytes, 20_000_000);
           assert.equal(r.received.sha256, r.sent.sha256);
