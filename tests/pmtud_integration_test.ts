@@ -3,12 +3,11 @@
  * netns3.ts) where the r—b link has MTU 1280 and the TAPs stay at 1500,
  * over IPv4 and IPv6, with r forwarding ICMP and with r dropping all of it
  * (a black hole for ICMP-based discovery). Both ends log (-v) that the path
- * MTU they probed is 1280 (and `status` says so, with the TAP MTU that fits); the probes are counted on both sides and none
- * reached a TAP. Then, with the TAPs at the MTU that fits, a 20 MB TCP
- * transfer completes through the probing tunnel. Needs root.
- *
- * (Carrying 1500-byte frames over the 1280 path, by ICMP into the TAP and
- * MSS clamping, is the mtupkt branch's; this file tests the probe result.)
+ * MTU they probed is 1280, and `status` says so with the TAP MTU that fits;
+ * the probes are counted on both sides and none reached a TAP. Then, with
+ * the TAPs still at 1500, a 20 MB TCP transfer completes through the probing
+ * tunnel (MSS clamping, ICMP into the TAP and fragments, tunnel/path.ts, fit
+ * it to the path). Needs root.
  */
 
 import { strict as assert } from "node:assert";
