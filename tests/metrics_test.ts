@@ -11,6 +11,7 @@ import { strict as assert } from "node:assert";
 import { escapeLabel, MetricsServer, metricsText } from "../tunnel/metrics.ts";
 import { statusOf, type TunnelStatus } from "../tunnel/status.ts";
 import { UserError } from "../errors.ts";
+import { promtoolCheck } from "./_ops.ts";
 import { isRoot } from "./_util.ts";
 
 function status(rxBytes: number): TunnelStatus {
@@ -59,23 +60,6 @@ async function ensurePrometheus(): Promise<boolean> {
     await new Promise((res) => setTimeout(res, 15_000)); // the dpkg lock is busy
   }
   return false;
-}
-
-/** Asserts that `promtool check metrics` accepts `text` without a word. */
-async function promtoolCheck(text: string): Promise<void> {
-  const check = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = check.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await check.output();
-  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  assert(out.success, `promtool check metrics: ${said}`);
-  assert.equal(said.trim(), "", `promtool found problems: ${said}`);
 }
 
 function freePort(): number {
