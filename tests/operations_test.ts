@@ -12,23 +12,18 @@ import { UserError } from "../errors.ts";
 import { Operations } from "../tunnel/operations.ts";
 import type { TunnelSnapshot } from "../tunnel/status.ts";
 import { isRoot } from "./_util.ts";
+import { fakeSnapshot } from "./_status.ts";
 import { RUN_FLAGS } from "../scripts/harness.ts";
 
 function snapshot(rxBytes: number): TunnelSnapshot {
-  return {
+  return fakeSnapshot({
     iface: "tap-op0",
-    format: "current",
-    role: "listen",
-    local: { hostname: "198.18.0.1", port: 1011 },
-    transport: "ffi",
-    offload: true,
     peerPublicKey: new Uint8Array(32).fill(0x11),
-    peer: { hostname: "198.18.0.2", port: 40000 },
     counters: { rxBytes, rxFrames: 3, txBytes: 64, txFrames: 1, dropReplay: 4 },
     otherDrops: { tap_uncuttable: 1 },
     latestHandshakeMs: 1_764_590_400_000,
     uptimeMs: 5000,
-  };
+  });
 }
 
 Deno.test("operations: control socket and metrics answer the same numbers; close removes both", async () => {
