@@ -13,14 +13,14 @@ import { statusOf, type TunnelStatus } from "../tunnel/status.ts";
 import { UserError } from "../errors.ts";
 import { promtoolCheck } from "./_ops.ts";
 import { isRoot } from "./_util.ts";
+import { fakeSnapshot } from "./_status.ts";
 
 function status(rxBytes: number): TunnelStatus {
-  return statusOf({
+  return statusOf(fakeSnapshot({
     iface: "tap-m0",
     format: "legacy",
     role: "connect",
     local: { hostname: "0.0.0.0", port: 40001 },
-    transport: "ffi",
     offload: false,
     peerPublicKey: new Uint8Array(32).fill(0x5a),
     peer: { hostname: "198.18.0.2", port: 1011 },
@@ -30,7 +30,7 @@ function status(rxBytes: number): TunnelStatus {
     pathMtu: 1500,
     tapMtu: 1402,
     tapMtuAdvised: 1402,
-  });
+  }));
 }
 
 Deno.test("label values are escaped as the exposition format says: backslash, quote, newline", () => {
