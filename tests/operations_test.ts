@@ -11,7 +11,7 @@ import { statusCommand } from "../cli/status.ts";
 import { UserError } from "../errors.ts";
 import { Operations } from "../tunnel/operations.ts";
 import type { TunnelSnapshot } from "../tunnel/status.ts";
-import { isRoot } from "./_util.ts";
+import { isRoot, runScript } from "./_util.ts";
 import { fakeSnapshot } from "./_status.ts";
 import { RUN_FLAGS } from "../scripts/harness.ts";
 
@@ -159,19 +159,7 @@ Deno.test("operations under tappet's own Deno permissions: socket, status, metri
        left: [...Deno.readDirSync(${JSON.stringify(`${dir}/run`)})].map((e) => e.name) }));`,
   );
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        `--config=${new URL("../deno.json", import.meta.url).pathname}`,
-        ...RUN_FLAGS,
-        file,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    const r = JSON.parse((await runScript(file, RUN_FLAGS)).out);
     assert.deepEqual(r, { mode: 0o600, rx: 77, m: true, gone: true, left: [] });
   } finally {
     Deno.removeSync(dir, { recursive: true });
