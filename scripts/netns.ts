@@ -180,6 +180,12 @@ export async function ping(
   return m ? Number(m[1]) : 0;
 }
 
+/** Runs `deno run FLAGS SCRIPT ARGS` in namespace `ns` to the end, with
+ * {@linkcode sh}'s rules (throws on a non-zero exit): its output. */
+export function denoRunIn(ns: string, flags: string[], script: string, args: string[]): Promise<string> {
+  return sh(["ip", "netns", "exec", ns, Deno.execPath(), "run", ...flags, script, ...args]);
+}
+
 /** Kills (SIGKILL) every process in namespace `ns`, then deletes it; what
  * fails (a process or the namespace already gone) is passed over. */
 export async function deleteNamespace(ns: string): Promise<void> {
