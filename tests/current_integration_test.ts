@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
+import { denoRunIn, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
 import { type Bed, counters, keygen, NsProcess, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { udpPayloads } from "./_capture.ts";
@@ -234,18 +234,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
            c.close();`,
         );
         const hex = datagrams.map((d) => Array.from(d, (x) => x.toString(16).padStart(2, "0")).join(""));
-        await sh([
-          "ip",
-          "netns",
-          "exec",
-          a.ns,
-          Deno.execPath(),
-          "run",
-          "-A",
-          "--unstable-net",
-          replay,
-          ...hex,
-        ]);
+        await denoRunIn(a.ns, ["-A", "--unstable-net"], replay, hex);
         await new Promise((r) => setTimeout(r, 500));
         await seen.stop("SIGINT");
         const echoes = seen.text().split("\n").filter((l) => /ICMP echo request/.test(l));
