@@ -40,49 +40,46 @@ function fromParsed<T>(p: Parsed<T>): ValueParserResult<T> {
   return p.ok ? { success: true, value: p.value } : { success: false, error: message`${text(p.error)}` };
 }
 
-/** `ADDRESS:PORT`, IPv6 in brackets. */
-function hostPort(): ValueParser<"sync", HostPort> {
-  return {
-    mode: "sync",
-    metavar: "ADDRESS:PORT",
-    placeholder: { host: "192.0.2.1", port: 1011, family: 4 },
-    parse: (input) => fromParsed(parseHostPort(input)),
-    format: (v) => (v.family === 6 ? `[${v.host}]:${v.port}` : `${v.host}:${v.port}`),
-  };
+/** A value parser that names its value `metavar`, shows `placeholder` in
+ * help, reads with `parse` and writes back with `format`. */
+function valueParser<T>(
+  metavar: ValueParser<"sync", T>["metavar"],
+  placeholder: T,
+  parse: (input: string) => Parsed<T>,
+  format: (v: T) => string,
+): ValueParser<"sync", T> {
+  return { mode: "sync", metavar, placeholder, parse: (input) => fromParsed(parse(input)), format };
 }
+
+/** `ADDRESS:PORT`, IPv6 in brackets. */
+const hostPort = () =>
+  valueParser<HostPort>(
+    "ADDRESS:PORT",
+    { host: "192.0.2.1", port: 1011, family: 4 },
+    parseHostPort,
+    (v) => (v.family === 6 ? `[${v.host}]:${v.port}` : `${v.host}:${v.port}`),
+  );
 
 /** `ADDRESS:PORT` or `NAME:PORT` (a host name, resolved at start). */
-function peerAddress(): ValueParser<"sync", PeerAddress> {
-  return {
-    mode: "sync",
-    metavar: "ADDRESS:PORT",
-    placeholder: { host: "192.0.2.1", port: 1011, family: 4 },
-    parse: (input) => fromParsed(parseConnect(input)),
-    format: (v) => (v.name ?? (v.family === 6 ? `[${v.host}]` : v.host)) + `:${v.port}`,
-  };
-}
+const peerAddress = () =>
+  valueParser<PeerAddress>(
+    "ADDRESS:PORT",
+    { host: "192.0.2.1", port: 1011, family: 4 },
+    parseConnect,
+    (v) => (v.name ?? (v.family === 6 ? `[${v.host}]` : v.host)) + `:${v.port}`,
+  );
 
 /** An IP literal, IPv6 tried first (the 2014 rule). */
-function ipLiteral(): ValueParser<"sync", { host: string; family: 4 | 6 }> {
-  return {
-    mode: "sync",
-    metavar: "ADDRESS",
-    placeholder: { host: "192.0.2.1", family: 4 },
-    parse: (input) => fromParsed(parseIp(input)),
-    format: (v) => v.host,
-  };
-}
+const ipLiteral = () =>
+  valueParser<{ host: string; family: 4 | 6 }>(
+    "ADDRESS",
+    { host: "192.0.2.1", family: 4 },
+    parseIp,
+    (v) => v.host,
+  );
 
 /** A UDP port, 1 to 65535 (the 2014 program refused 65535; this one does not). */
-function udpPort(): ValueParser<"sync", number> {
-  return {
-    mode: "sync",
-    metavar: "PORT",
-    placeholder: 1011,
-    parse: (input) => fromParsed(parsePort(input)),
-    format: (v) => String(v),
-  };
-}
+const udpPort = () => valueParser<number>("PORT", 1011, parsePort, (v) => String(v));
 
 const verbosity = map(
   multiple(flag("-v", "--verbose", { description: message`Say more: -v for events, -vv for detail.` })),
@@ -200,6 +197,18 @@ const RUN_OPTIONS = {
 
 const O = RUN_OPTIONS;
 
+/** The `run` options that are optional and have no default in both forms. */
+const OPTIONAL_RUN = {
+  nonceFile: optional(O.nonceFile),
+  psk: optional(O.psk),
+  keepalive: optional(O.keepalive),
+  bind: optional(O.bind),
+  control: optional(O.control),
+  metrics: optional(O.metrics),
+  user: optional(O.user),
+  pathMtu: optional(O.pathMtu),
+};
+
 const runForm = merge(
   object({
     cmd: constant("run"),
@@ -209,14 +218,7 @@ const runForm = merge(
     protocol: withDefault(O.protocol, "current" as const),
     transport: withDefault(O.transport, "ffi" as const),
     offload: withDefault(O.offload, "on" as const),
-    nonceFile: optional(O.nonceFile),
-    psk: optional(O.psk),
-    keepalive: optional(O.keepalive),
-    bind: optional(O.bind),
-    control: optional(O.control),
-    metrics: optional(O.metrics),
-    user: optional(O.user),
-    pathMtu: optional(O.pathMtu),
+    ...OPTIONAL_RUN,
     clampMss: withDefault(O.clampMss, "on" as const),
     setMtu: optional(O.setMtu),
     config: optional(O.config),
@@ -236,14 +238,7 @@ const runConfigForm = object({
   protocol: optional(O.protocol),
   transport: optional(O.transport),
   offload: optional(O.offload),
-  nonceFile: optional(O.nonceFile),
-  psk: optional(O.psk),
-  keepalive: optional(O.keepalive),
-  bind: optional(O.bind),
-  control: optional(O.control),
-  metrics: optional(O.metrics),
-  user: optional(O.user),
-  pathMtu: optional(O.pathMtu),
+  ...OPTIONAL_RUN,
   clampMss: optional(O.clampMss),
   setMtu: optional(O.setMtu),
   listen: optional(option("--listen", hostPort())),

@@ -15,6 +15,7 @@ import { isSubcommand, parseArgs, PROGRAM, SUBCOMMANDS } from "./args.ts";
 import type { Command } from "./args.ts";
 import { completionScript, SHELLS } from "./completion.ts";
 import { helpPage, isHelpTopic, topHelp, usageBlock } from "./help.ts";
+import { editDistance } from "./edit_distance.ts";
 
 /** Output channels for {@linkcode cli}: `out` gets help, version and
  * scripts; `err` gets error lines, one per call. */
@@ -31,18 +32,7 @@ const META = ["help", "completion", "version"];
 /** The 2014 form's positional arguments. */
 const LEGACY_POSITIONALS = 6;
 
-/** Edit distance between `a` and `b` (insertions, deletions, substitutions). */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length];
-}
+export { editDistance };
 
 /** The subcommand `word` is a likely typo of (at most 2 edits, and fewer
  * than half its letters), or undefined. */

@@ -16,6 +16,7 @@
 import { parse, TomlError } from "smol-toml";
 import { type HostPort, type Parsed, parseHostPort } from "../core/address.ts";
 import { UserError } from "../errors.ts";
+import { editDistance } from "./edit_distance.ts";
 import { parseConnect, type PeerAddress } from "../io/resolve.ts";
 
 /** The options of `tappet run`, as the command line and the file give them.
@@ -119,25 +120,12 @@ const KEYS: Record<string, { field: keyof RunOptions | "listen" | "connect"; che
 /** The config file's keys. */
 export const CONFIG_KEYS: readonly string[] = Object.keys(KEYS);
 
-/** Edit distance (Levenshtein) between two short strings. */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
 /** The known key closest to `key`: one that contains it or is contained
  * in it first (the nearest in length), else the least edit distance. */
 export function closestKey(key: string): string {
   const norm = key.toLowerCase().replaceAll("_", "-");
   const score = (k: string) => {
-    const d = distance(norm, k);
+    const d = editDistance(norm, k);
     return d > 0 && (k.includes(norm) || norm.includes(k))
       ? Math.min(d, 0.5 + Math.abs(k.length - norm.length) / 100)
       : d;

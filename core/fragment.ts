@@ -95,9 +95,15 @@ export function fragmentIpv4(
   return count;
 }
 
-/** Bytes of the options in `b[from, to)` whose copied flag is set. */
-function copiedOptionsLength(b: Uint8Array, from: number, to: number): number {
-  let n = 0;
+/** Calls `each(o, len)` for every option in `b[from, to)` whose copied flag
+ * is set, in order: `o` is where it starts, `len` its length in bytes. Stops
+ * at an end-of-list option or a length that is under 2 or runs past `to`. */
+function eachCopiedOption(
+  b: Uint8Array,
+  from: number,
+  to: number,
+  each: (o: number, len: number) => void,
+): void {
   for (let o = from; o < to;) {
     const type = b[o];
     if (type === OPT_EOL) break;
@@ -107,28 +113,25 @@ function copiedOptionsLength(b: Uint8Array, from: number, to: number): number {
     }
     const len = o + 1 < to ? b[o + 1] : 0;
     if (len < 2 || o + len > to) break;
-    if ((type & OPT_COPIED) !== 0) n += len;
+    if ((type & OPT_COPIED) !== 0) each(o, len);
     o += len;
   }
+}
+
+/** Bytes of the options in `b[from, to)` whose copied flag is set. */
+function copiedOptionsLength(b: Uint8Array, from: number, to: number): number {
+  let n = 0;
+  eachCopiedOption(b, from, to, (_o, len) => {
+    n += len;
+  });
   return n;
 }
 
 /** Copies the options of `b[from, to)` whose copied flag is set to `dst`
  * at `at`, in order. */
 function copyCopiedOptions(b: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
-  for (let o = from; o < to;) {
-    const type = b[o];
-    if (type === OPT_EOL) break;
-    if (type === OPT_NOP) {
-      o++;
-      continue;
-    }
-    const len = o + 1 < to ? b[o + 1] : 0;
-    if (len < 2 || o + len > to) break;
-    if ((type & OPT_COPIED) !== 0) {
-      copyBytes(dst, at, b, o, o + len);
-      at += len;
-    }
-    o += len;
-  }
+  eachCopiedOption(b, from, to, (o, len) => {
+    copyBytes(dst, at, b, o, o + len);
+    at += len;
+  });
 }

@@ -181,21 +181,12 @@ export class Sessions {
 
   /** Erases and forgets the sessions older than `maxAge` ns at `now`. */
   expire(now: number, maxAge: number): void {
-    if (this.older !== undefined && now - this.older.createdAt >= maxAge) {
-      this.older.erase();
-      this.older = undefined;
-    }
-    if (this.previous !== undefined && now - this.previous.createdAt >= maxAge) {
-      this.previous.erase();
-      this.previous = undefined;
-    }
-    if (this.current !== undefined && now - this.current.createdAt >= maxAge) {
-      this.current.erase();
-      this.current = undefined;
-    }
-    if (this.next !== undefined && now - this.next.createdAt >= maxAge) {
-      this.next.erase();
-      this.next = undefined;
+    for (const slot of ["older", "previous", "current", "next"] as const) {
+      const keys = this[slot];
+      if (keys !== undefined && now - keys.createdAt >= maxAge) {
+        keys.erase();
+        this[slot] = undefined;
+      }
     }
   }
 

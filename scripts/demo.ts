@@ -7,7 +7,7 @@
  */
 
 import { createPair, type NetnsPair, sh, waitForPing } from "./netns.ts";
-import { keygen, NsProcess, tappetArgv, transfer } from "./harness.ts";
+import { keygen, NsProcess, runArgs, tappetArgv, transfer } from "./harness.ts";
 
 const ID = 42;
 const BYTES = 64 * 1024 * 1024;
@@ -53,15 +53,8 @@ async function demo(): Promise<void> {
   console.log(await sh(["ls", "-l", dir]));
 
   step("The current format: start the server on b (--listen), then the client on a (--connect)");
-  const common = (me: string, peer: string) => [
-    "run",
-    "--tap",
-    "tp0",
-    "--key",
-    `${dir}/${me}.key`,
-    "--peer-key",
-    `${dir}/${peer}.pub`,
-  ];
+  const keys = dir;
+  const common = (me: string, peer: string) => runArgs(keys, me, peer);
   await session(
     [...common("b", "a"), "--listen", `${b.underlay}:1011`, "-v"],
     [...common("a", "b"), "--connect", `${b.underlay}:1011`, "-v"],

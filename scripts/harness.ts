@@ -23,6 +23,12 @@ export const RUN_FLAGS = [
   "--allow-env=TAPPET_LIBSODIUM",
 ];
 
+/** The start of `tappet run` on TAP `tp0` with the key pair `dir/ME.key`
+ * and the peer's `dir/PEER.pub`: the arguments after the program. */
+export function runArgs(dir: string, me: string, peer: string): string[] {
+  return ["run", "--tap", "tp0", "--key", `${dir}/${me}.key`, "--peer-key", `${dir}/${peer}.pub`];
+}
+
 /** argv for `deno run <flags> main.ts ARGS`, with extra Deno flags if given. */
 export function tappetArgv(args: string[], denoFlags: string[] = []): string[] {
   return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, ...denoFlags, MAIN, ...args];

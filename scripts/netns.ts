@@ -99,13 +99,7 @@ export async function createPair(options: PairOptions): Promise<NetnsPair> {
     if (destroyed) return;
     destroyed = true;
     for (const ns of [nsA, nsB]) {
-      const pids = (await sh(["ip", "netns", "pids", ns], { allowFail: true })).split(/\s+/).filter(Boolean);
-      for (const pid of pids) {
-        try {
-          Deno.kill(Number(pid), "SIGKILL");
-        } catch { /* already gone */ }
-      }
-      await sh(["ip", "netns", "del", ns], { allowFail: true });
+      await deleteNamespace(ns);
       removeControlDir(ns);
     }
     await sh(["ip", "link", "del", vethA], { allowFail: true });
@@ -184,6 +178,24 @@ export async function ping(
   const out = await sh(["ip", "netns", "exec", ns, ...args, to], { allowFail: true });
   const m = /(\d+) received/.exec(out);
   return m ? Number(m[1]) : 0;
+}
+
+/** Runs `deno run FLAGS SCRIPT ARGS` in namespace `ns` to the end, with
+ * {@linkcode sh}'s rules (throws on a non-zero exit): its output. */
+export function denoRunIn(ns: string, flags: string[], script: string, args: string[]): Promise<string> {
+  return sh(["ip", "netns", "exec", ns, Deno.execPath(), "run", ...flags, script, ...args]);
+}
+
+/** Kills (SIGKILL) every process in namespace `ns`, then deletes it; what
+ * fails (a process or the namespace already gone) is passed over. */
+export async function deleteNamespace(ns: string): Promise<void> {
+  const pids = (await sh(["ip", "netns", "pids", ns], { allowFail: true })).split(/\s+/).filter(Boolean);
+  for (const pid of pids) {
+    try {
+      Deno.kill(Number(pid), "SIGKILL");
+    } catch { /* already gone */ }
+  }
+  await sh(["ip", "netns", "del", ns], { allowFail: true });
 }
 
 /** Pings until one reply arrives or `seconds` pass; true on a reply. */

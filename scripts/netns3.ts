@@ -19,7 +19,7 @@
  * @module
  */
 
-import { configureOverlay, type NetnsPair, sh, type Side } from "./netns.ts";
+import { configureOverlay, deleteNamespace, type NetnsPair, sh, type Side } from "./netns.ts";
 
 /** Options of {@linkcode createTriple}. */
 export interface TripleOptions {
@@ -89,15 +89,7 @@ export async function createTriple(options: TripleOptions): Promise<NetnsTriple>
   const destroy = async () => {
     if (destroyed) return;
     destroyed = true;
-    for (const n of [ns.a, ns.r, ns.b]) {
-      const pids = (await sh(["ip", "netns", "pids", n], { allowFail: true })).split(/\s+/).filter(Boolean);
-      for (const pid of pids) {
-        try {
-          Deno.kill(Number(pid), "SIGKILL");
-        } catch { /* already gone */ }
-      }
-      await sh(["ip", "netns", "del", n], { allowFail: true });
-    }
+    for (const n of [ns.a, ns.r, ns.b]) await deleteNamespace(n);
     await sh(["ip", "link", "del", links.a], { allowFail: true });
     await sh(["ip", "link", "del", links.b], { allowFail: true });
   };

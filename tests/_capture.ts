@@ -3,7 +3,7 @@
  * datagrams with tcpdump, and send arbitrary ones from a namespace.
  */
 
-import { sh } from "../scripts/netns.ts";
+import { denoRunIn } from "../scripts/netns.ts";
 import { NsProcess } from "../scripts/harness.ts";
 
 /** UDP payloads of the datagrams in a pcap file (Ethernet, IPv4). */
@@ -78,19 +78,5 @@ export async function sendDatagrams(
      for (const d of all) await c.send(new Uint8Array(d), { transport: "udp", hostname: Deno.args[2], port: Number(Deno.args[3]) });
      c.close();`,
   );
-  await sh([
-    "ip",
-    "netns",
-    "exec",
-    ns,
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--unstable-net",
-    script,
-    file,
-    bindHost,
-    host,
-    String(port),
-  ]);
+  await denoRunIn(ns, ["-A", "--unstable-net"], script, [file, bindHost, host, String(port)]);
 }

@@ -5,9 +5,10 @@
  */
 
 import { strict as assert } from "node:assert";
-import { keygen, NsProcess, tappetArgv } from "../scripts/harness.ts";
-import type { NetnsPair } from "../scripts/netns.ts";
+import { type Bed, keygen, NsProcess, tappetArgv, withBed } from "../scripts/harness.ts";
+import { type NetnsPair, waitForPing } from "../scripts/netns.ts";
 import type { TunnelStatus } from "../tunnel/status.ts";
+import { isRoot } from "./_util.ts";
 
 /** The Deno flag that lets a test shorten timers (TAPPET_TEST_TIMERS). */
 export const TIMERS_FLAG = "--allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM,TAPPET_TEST_TIMERS";
@@ -54,6 +55,47 @@ export function startEnd(
     o.env ? [TIMERS_FLAG] : [],
   );
   return new NsProcess(side.ns, argv, `${dir}/${name}.log`, { env: o.env });
+}
+
+/** The test `name`, run as root only and not when `skip`: a bed
+ * ({@linkcode withBed}) of pair `id` and a temporary directory named
+ * `prefix`…, with the keys of {@linkcode keys} made in it, for `body`. */
+export function bedTest(
+  name: string,
+  id: number,
+  prefix: string,
+  body: (bed: Bed) => Promise<void>,
+  skip = false,
+): void {
+  Deno.test({
+    name,
+    ignore: !isRoot() || skip,
+    async fn() {
+      await withBed({ id }, prefix, async (bed) => {
+        await keys(bed.dir);
+        await body(bed);
+      });
+    },
+  });
+}
+
+/** Starts b's tappet and waits until it listens, then a's, both with
+ * {@linkcode startEnd} and into `bed.procs` (the bed stops them); asserts,
+ * with message `why`, that a ping from a crosses the overlay within 20 s.
+ * The keys must be made first ({@linkcode keys}). */
+export async function startBoth(
+  bed: Bed,
+  a: EndOptions = {},
+  b: EndOptions = {},
+  why?: string,
+): Promise<{ a: NsProcess; b: NsProcess }> {
+  const pb = startEnd(bed.pair, bed.dir, "b", b);
+  bed.procs.push(pb);
+  await pb.waitFor(/listening on/);
+  const pa = startEnd(bed.pair, bed.dir, "a", a);
+  bed.procs.push(pa);
+  assert(await waitForPing(bed.pair.a.ns, bed.pair.b.overlay, 20), why);
+  return { a: pa, b: pb };
 }
 
 /** Makes key pairs a, b and c (a stranger's) in `dir`. */

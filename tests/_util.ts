@@ -24,3 +24,22 @@ export function readJson<T>(name: string): T {
 export function isRoot(): boolean {
   return Deno.uid() === 0;
 }
+
+/** Runs the script `file` with `deno run --quiet`, the project's deno.json
+ * and `flags`; with `env`, in that environment only. Asserts that it exits
+ * 0 (its stderr the message); its stdout and stderr. */
+export async function runScript(
+  file: string,
+  flags: string[],
+  env?: Record<string, string>,
+): Promise<{ out: string; err: string }> {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", `--config=${new URL("../deno.json", import.meta.url).pathname}`, ...flags, file],
+    ...(env ? { env, clearEnv: true } : {}),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(o.stderr);
+  assert.equal(o.code, 0, err);
+  return { out: new TextDecoder().decode(o.stdout), err };
+}

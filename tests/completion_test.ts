@@ -10,6 +10,25 @@ import { isRoot } from "./_util.ts";
 
 const SCRIPT = completionScript("bash");
 
+/** Runs `argv` to the end (from `cwd`, in netns `ns`): its stdout lines,
+ * sorted. Fails on a non-zero exit, and with `quiet` on any stderr. */
+async function outputLines(
+  argv: string[],
+  quiet: string,
+  opts: { ns?: string; cwd?: string },
+): Promise<string[]> {
+  const out = await new Deno.Command(opts.ns ? "ip" : argv[0], {
+    args: opts.ns ? ["netns", "exec", opts.ns, ...argv] : argv.slice(1),
+    cwd: opts.cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, err);
+  assert.equal(err, "", quiet);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").sort();
+}
+
 /** What bash's completion of `line` (the last word being completed; a
  * trailing space starts a new one) offers, sorted; in netns `ns` if given,
  * from directory `cwd`. */
@@ -25,16 +44,11 @@ async function complete(line: string, opts: { ns?: string; cwd?: string } = {}):
       "_tappet",
       `printf '%s\\n' "\${COMPREPLY[@]}"`,
     ].join("\n");
-    const argv = ["bash", "--norc", "--noprofile", "-c", program];
-    const out = await new Deno.Command(opts.ns ? "ip" : argv[0], {
-      args: opts.ns ? ["netns", "exec", opts.ns, ...argv] : argv.slice(1),
-      cwd: opts.cwd,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.equal(new TextDecoder().decode(out.stderr), "", "no errors from the script");
-    return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").sort();
+    return await outputLines(
+      ["bash", "--norc", "--noprofile", "-c", program],
+      "no errors from the script",
+      opts,
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -111,18 +125,9 @@ const has = (shell: string) =>
 
 /** Runs `program` in `shell` (from `cwd`, in netns `ns`); its stdout lines,
  * sorted. Fails on any stderr. */
-async function shell(name: string, program: string, opts: { ns?: string; cwd?: string } = {}) {
+function shell(name: string, program: string, opts: { ns?: string; cwd?: string } = {}): Promise<string[]> {
   const argv = name === "zsh" ? ["zsh", "-f", "-c", program] : ["fish", "--no-config", "-c", program];
-  const out = await new Deno.Command(opts.ns ? "ip" : argv[0], {
-    args: opts.ns ? ["netns", "exec", opts.ns, ...argv] : argv.slice(1),
-    cwd: opts.cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, err);
-  assert.equal(err, "", `${name} printed errors`);
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").sort();
+  return outputLines(argv, `${name} printed errors`, opts);
 }
 
 Deno.test({

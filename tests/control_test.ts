@@ -18,22 +18,16 @@ import {
 import { UserError } from "../errors.ts";
 import { statusOf, type TunnelStatus } from "../tunnel/status.ts";
 import { isRoot } from "./_util.ts";
+import { fakeSnapshot } from "./_status.ts";
 import { TEST_USER, unprivileged } from "./_cli.ts";
 
 function fakeStatus(iface: string): TunnelStatus {
-  return statusOf({
+  return statusOf(fakeSnapshot({
     iface,
-    format: "current",
-    role: "listen",
-    local: { hostname: "198.18.0.1", port: 1011 },
-    transport: "ffi",
-    offload: true,
-    peerPublicKey: new Uint8Array(32).fill(0xab),
-    peer: { hostname: "198.18.0.2", port: 40000 },
     counters: { rxBytes: 2048, rxFrames: 2, txBytes: 100, txFrames: 1, dropBadTag: 3 },
     latestHandshakeMs: Date.UTC(2026, 11, 1, 12, 0, 0),
     uptimeMs: 61_000,
-  });
+  }));
 }
 
 async function withServer(

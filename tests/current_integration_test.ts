@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
+import { denoRunIn, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
 import { type Bed, counters, keygen, NsProcess, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { udpPayloads } from "./_capture.ts";
@@ -99,24 +99,10 @@ for (const [k, transport] of TRANSPORTS.entries()) {
         const server = start(bed, "b", [], FAST_REKEY);
         const client = start(bed, "a", [], FAST_REKEY);
         assert.ok(await waitForPing(a.ns, b.overlay), "no ping through the tunnel within 15 s");
-        assert.equal(
-          await ping(a.ns, b.overlay, {
-            count: 5,
-            interval: 0.05,
-            size: bed.pair.mtu - 28,
-            dontFragment: true,
-          }),
-          5,
-        );
-        assert.equal(
-          await ping(b.ns, a.overlay, {
-            count: 5,
-            interval: 0.05,
-            size: bed.pair.mtu - 28,
-            dontFragment: true,
-          }),
-          5,
-        );
+        for (const [from, to] of [[a.ns, b.overlay], [b.ns, a.overlay]]) {
+          const full = { count: 5, interval: 0.05, size: bed.pair.mtu - 28, dontFragment: true };
+          assert.equal(await ping(from, to, full), 5, `${from} to ${to}`);
+        }
         await verifiedTransfer(bed.pair);
         assert.equal((await client.stop("SIGTERM")).code, 0);
         assert.equal((await server.stop("SIGTERM")).code, 0);
@@ -234,18 +220,7 @@ for (const [k, transport] of TRANSPORTS.entries()) {
            c.close();`,
         );
         const hex = datagrams.map((d) => Array.from(d, (x) => x.toString(16).padStart(2, "0")).join(""));
-        await sh([
-          "ip",
-          "netns",
-          "exec",
-          a.ns,
-          Deno.execPath(),
-          "run",
-          "-A",
-          "--unstable-net",
-          replay,
-          ...hex,
-        ]);
+        await denoRunIn(a.ns, ["-A", "--unstable-net"], replay, hex);
         await new Promise((r) => setTimeout(r, 500));
         await seen.stop("SIGINT");
         const echoes = seen.text().split("\n").filter((l) => /ICMP echo request/.test(l));

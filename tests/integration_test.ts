@@ -16,7 +16,7 @@
 
 import { strict as assert } from "node:assert";
 import { macOf, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
-import { keygen, NsProcess, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
+import { keygen, NsProcess, runArgs, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 
 const canRun = isRoot() && (() => {
@@ -119,13 +119,7 @@ for (const transport of ["ffi", "deno"]) {
           const { a, b } = pair;
           const server = `[${b.underlay}]:1011`;
           const common = (me: string, peer: string) => [
-            "run",
-            "--tap",
-            "tp0",
-            "--key",
-            `${dir}/${me}.key`,
-            "--peer-key",
-            `${dir}/${peer}.pub`,
+            ...runArgs(dir, me, peer),
             "--protocol",
             "legacy",
             "--transport",

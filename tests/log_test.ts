@@ -8,6 +8,7 @@
 import { strict as assert } from "node:assert";
 import { resetSync } from "@logtape/logtape";
 import { log, netLog, setupLogging } from "../log.ts";
+import { runScript } from "./_util.ts";
 
 Deno.test("network messages: 5 per message per 10 s, then a summary of the rest", () => {
   const lines: string[] = [];
@@ -71,21 +72,7 @@ async function childLog(env: Record<string, string>, allowEnv: boolean): Promise
     Deno.writeTextFileSync(file, code);
     // `deno run` grants nothing unasked (`deno eval` would grant everything).
     const perms = ["--allow-read", "--allow-ffi", ...(allowEnv ? ["--allow-env=JOURNAL_STREAM"] : [])];
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        `--config=${new URL("../deno.json", import.meta.url).pathname}`,
-        ...perms,
-        file,
-      ],
-      env,
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    return new TextDecoder().decode(out.stderr);
+    return (await runScript(file, perms, env)).err;
   } finally {
     Deno.removeSync(file);
   }

@@ -11,15 +11,16 @@ import { strict as assert } from "node:assert";
 import { escapeLabel, MetricsServer, metricsText } from "../tunnel/metrics.ts";
 import { statusOf, type TunnelStatus } from "../tunnel/status.ts";
 import { UserError } from "../errors.ts";
+import { promtoolCheck } from "./_ops.ts";
 import { isRoot } from "./_util.ts";
+import { fakeSnapshot } from "./_status.ts";
 
 function status(rxBytes: number): TunnelStatus {
-  return statusOf({
+  return statusOf(fakeSnapshot({
     iface: "tap-m0",
     format: "legacy",
     role: "connect",
     local: { hostname: "0.0.0.0", port: 40001 },
-    transport: "ffi",
     offload: false,
     peerPublicKey: new Uint8Array(32).fill(0x5a),
     peer: { hostname: "198.18.0.2", port: 1011 },
@@ -29,7 +30,7 @@ function status(rxBytes: number): TunnelStatus {
     pathMtu: 1500,
     tapMtu: 1402,
     tapMtuAdvised: 1402,
-  });
+  }));
 }
 
 Deno.test("label values are escaped as the exposition format says: backslash, quote, newline", () => {
@@ -59,23 +60,6 @@ async function ensurePrometheus(): Promise<boolean> {
     await new Promise((res) => setTimeout(res, 15_000)); // the dpkg lock is busy
   }
   return false;
-}
-
-/** Asserts that `promtool check metrics` accepts `text` without a word. */
-async function promtoolCheck(text: string): Promise<void> {
-  const check = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = check.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await check.output();
-  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  assert(out.success, `promtool check metrics: ${said}`);
-  assert.equal(said.trim(), "", `promtool found problems: ${said}`);
 }
 
 function freePort(): number {

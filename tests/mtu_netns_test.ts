@@ -5,30 +5,17 @@
  */
 
 import { strict as assert } from "node:assert";
-import { createTriple, type NetnsTriple } from "../scripts/netns3.ts";
+import type { NetnsTriple } from "../scripts/netns3.ts";
 import { sh, waitForPing } from "../scripts/netns.ts";
-import { counters, type NsProcess, startTappets, transfer } from "../scripts/harness.ts";
+import { counters, startTappets, transfer } from "../scripts/harness.ts";
+import { withTriple } from "./_triple.ts";
 
 const MB20 = 20 * 1024 * 1024;
 
-async function withTriple(
-  id: number,
-  family: 4 | 6,
-  body: (t: NetnsTriple, dir: string, procs: NsProcess[]) => Promise<void>,
-): Promise<void> {
-  const t = await createTriple({ id, family, pathMtu: 1280, tapMtu: 1500 });
-  const dir = Deno.makeTempDirSync({ prefix: "tappet-mtu-" });
-  const procs: NsProcess[] = [];
-  try {
-    await body(t, dir, procs);
-  } catch (e) {
-    for (const p of procs) console.error(`--- ${p.log}\n${p.text().slice(-3000)}`);
-    throw e;
-  } finally {
-    for (const p of procs) await p.stop("SIGKILL", 1000);
-    await t.destroy();
-    Deno.removeSync(dir, { recursive: true });
-  }
+/** Runs `ping ARGS TO` in a's namespace to the end, a failure allowed (ARGS
+ * split at spaces): what it printed. */
+function pingOut(t: NetnsTriple, args: string, to: string): Promise<string> {
+  return t.exec(t.a.ns, ["ping", ...args.split(" "), to], { allowFail: true });
 }
 
 /** Sends from r a forged ICMP "fragmentation needed, MTU 552" to a's
@@ -59,28 +46,14 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
-    withTriple(61, 4, async (t, dir, procs) => {
+    withTriple(61, 4, "tappet-mtu-", async (t, dir, procs) => {
       procs.push(...await startTappets(t, dir, { protocol: "current", extra: ["--path-mtu", "1280"] }));
       assert.ok(await waitForPing(t.a.ns, t.b.overlay, 20), "no ping through the tunnel");
       const [b, a] = procs;
       await a.waitFor(/path MTU is 1280 bytes: frames up to 1228 bytes fit, TAP MTU 1214/);
       // Without DF (and without the kernel fragmenting: -M dont), before any
       // ICMP taught a's kernel the path: tappet cuts it.
-      const frag = await t.exec(t.a.ns, [
-        "ping",
-        "-n",
-        "-c",
-        "3",
-        "-i",
-        "0.2",
-        "-W",
-        "2",
-        "-M",
-        "dont",
-        "-s",
-        "1400",
-        t.b.overlay,
-      ], { allowFail: true });
+      const frag = await pingOut(t, "-n -c 3 -i 0.2 -W 2 -M dont -s 1400", t.b.overlay);
       assert.match(frag, /3 received/, frag);
       // TCP with the TAPs at 1500: clamping makes segments fit, nothing refused.
       const r = await transfer(t, MB20);
@@ -88,63 +61,18 @@ Deno.test({
       assert.equal(r.received.sha256, r.sent.sha256);
       console.log(`20 MB over the 1280 path: ${r.mbps.toFixed(0)} Mbit/s`);
       // 1280 − 20 − 8 (IP, UDP) − 24 (current format) − 14 (Ethernet) = 1214.
-      const df = await t.exec(t.a.ns, [
-        "ping",
-        "-n",
-        "-c",
-        "2",
-        "-W",
-        "2",
-        "-M",
-        "do",
-        "-s",
-        "1400",
-        t.b.overlay,
-      ], {
-        allowFail: true,
-      });
+      const df = await pingOut(t, "-n -c 2 -W 2 -M do -s 1400", t.b.overlay);
       assert.match(df, /Frag needed and DF set \(mtu = 1214\)|mtu[= ]+1214/, df);
       // IPv6 inside over the IPv4 underlay: 1248-byte packets go fragmentable.
       assert.ok(await waitForPing(t.a.ns, t.overlay6.b, 10), "no IPv6 ping through the tunnel");
-      const six = await t.exec(t.a.ns, [
-        "ping",
-        "-6",
-        "-n",
-        "-c",
-        "3",
-        "-i",
-        "0.2",
-        "-W",
-        "3",
-        "-s",
-        "1200",
-        t.overlay6.b,
-      ], {
-        allowFail: true,
-      });
+      const six = await pingOut(t, "-6 -n -c 3 -i 0.2 -W 3 -s 1200", t.overlay6.b);
       assert.match(six, /3 received/, six);
       // A forged "fragmentation needed, MTU 552" for a's socket changes nothing.
       const aPort = Number(/from [\d.]+:(\d+)/.exec(a.text())?.[1]);
       assert.ok(aPort > 0, "a's port not in its log");
       await forgeFragNeeded(t, aPort, 7011);
       await new Promise((res) => setTimeout(res, 300));
-      const full = await t.exec(t.a.ns, [
-        "ping",
-        "-n",
-        "-c",
-        "3",
-        "-i",
-        "0.2",
-        "-W",
-        "2",
-        "-M",
-        "do",
-        "-s",
-        "1186",
-        t.b.overlay,
-      ], {
-        allowFail: true,
-      });
+      const full = await pingOut(t, "-n -c 3 -i 0.2 -W 2 -M do -s 1186", t.b.overlay);
       assert.match(full, /3 received/, `full-size frames after the forged ICMP:\n${full}`);
       await a.stop();
       await b.stop();
@@ -169,11 +97,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
-    withTriple(62, 6, async (t, dir, procs) => {
+    withTriple(62, 6, "tappet-mtu-", async (t, dir, procs) => {
       // Warm up the router's neighbour discovery (about 2 s on IPv6).
-      await sh(["ip", "netns", "exec", t.a.ns, "ping", "-c", "1", "-W", "5", t.b.underlay], {
-        allowFail: true,
-      });
+      await pingOut(t, "-c 1 -W 5", t.b.underlay);
       procs.push(
         ...await startTappets(t, dir, { protocol: "legacy", extra: ["--path-mtu", "1280", "--set-mtu"] }),
       );
@@ -195,39 +121,8 @@ Deno.test({
       // overhead, too small for "packet too big": sent for the kernel to cut
       // at the path MTU, which it learns from r's "packet too big" for the
       // first (which may be lost: one warm-up ping each way).
-      await sh([
-        "ip",
-        "netns",
-        "exec",
-        t.a.ns,
-        "ping",
-        "-6",
-        "-c",
-        "2",
-        "-W",
-        "1",
-        "-s",
-        "1200",
-        t.overlay6.b,
-      ], { allowFail: true });
-      const six = await sh([
-        "ip",
-        "netns",
-        "exec",
-        t.a.ns,
-        "ping",
-        "-6",
-        "-n",
-        "-c",
-        "3",
-        "-i",
-        "0.2",
-        "-W",
-        "3",
-        "-s",
-        "1200",
-        t.overlay6.b,
-      ], { allowFail: true });
+      await pingOut(t, "-6 -c 2 -W 1 -s 1200", t.overlay6.b);
+      const six = await pingOut(t, "-6 -n -c 3 -i 0.2 -W 3 -s 1200", t.overlay6.b);
       assert.match(six, /3 received/, six);
       await a.stop();
       const ca = counters(a.text());
@@ -241,7 +136,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
-    withTriple(63, 4, async (t, dir, procs) => {
+    withTriple(63, 4, "tappet-mtu-", async (t, dir, procs) => {
       procs.push(...await startTappets(t, dir, { protocol: "legacy" }));
       const [b, a] = procs;
       assert.ok(await waitForPing(t.a.ns, t.b.overlay, 20), "no ping through the tunnel");
@@ -258,7 +153,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
-    withTriple(64, 4, async (t, dir, procs) => {
+    withTriple(64, 4, "tappet-mtu-", async (t, dir, procs) => {
       await t.dropIcmp();
       procs.push(...await startTappets(t, dir, { protocol: "current", extra: ["--path-mtu", "1280"] }));
       const [b, a] = procs;

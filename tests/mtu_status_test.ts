@@ -5,40 +5,19 @@
  */
 
 import { strict as assert } from "node:assert";
-import type { Endpoint } from "../core/endpoint.ts";
-import type { Engine } from "../core/engine.ts";
-import type { PacketBuffer } from "../core/packet.ts";
-import { Stats } from "../core/stats.ts";
 import { FakeDevice, FakeNetwork } from "../io/fake.ts";
 import { Forwarder } from "../tunnel/forwarder.ts";
 import { Tunnel } from "../tunnel/loop.ts";
-
-const PEER: Endpoint = { hostname: "198.18.9.1", port: 40000 };
+import { PassEngine } from "./_pass_engine.ts";
 
 /** Passes frames through, with the current format's 24 bytes of overhead
  * declared, and a settable `maxDatagram`. */
-class PathEngine implements Engine {
-  readonly headroom = 16;
-  readonly overhead = 24;
-  readonly stats = new Stats();
-  readonly peer: Endpoint | undefined = PEER;
-  readonly acceptsFrames = true;
-  readonly hasControl = false;
-  readonly controlTo = undefined;
-  maxDatagram: number | undefined;
-  seal(_b: PacketBuffer, length: number): number {
-    return length;
+class PathEngine extends PassEngine {
+  override readonly headroom = 16;
+  override readonly overhead = 24;
+  constructor() {
+    super(1000);
   }
-  open(_b: PacketBuffer, length: number): number {
-    return length;
-  }
-  nextControl(): number {
-    return 0;
-  }
-  tick(): number {
-    return 1000;
-  }
-  close(): void {}
 }
 
 const events = (reports: string[]) => ({

@@ -59,27 +59,36 @@ function sides(v: Vector, overrides: { respPsk?: Uint8Array } = {}): [HandshakeS
   const noGen = () => {
     throw new Error("vectors inject every ephemeral");
   };
-  const init = new HandshakeState({
-    pattern,
-    initiator: true,
-    prologue: hex(v.init_prologue),
-    s: v.init_static ? keyPairFromSecret(hex(v.init_static)) : undefined,
-    e: keyPairFromSecret(hex(v.init_ephemeral)),
-    rs: v.init_remote_static ? hex(v.init_remote_static) : undefined,
-    psk: onePsk(v.init_psks),
-    generateKeyPair: noGen,
-  });
-  const resp = new HandshakeState({
-    pattern,
-    initiator: false,
-    prologue: hex(v.resp_prologue),
-    s: v.resp_static ? keyPairFromSecret(hex(v.resp_static)) : undefined,
-    e: keyPairFromSecret(hex(v.resp_ephemeral)),
-    rs: v.resp_remote_static ? hex(v.resp_remote_static) : undefined,
-    psk: overrides.respPsk ?? onePsk(v.resp_psks),
-    generateKeyPair: noGen,
-  });
-  return [init, resp];
+  /** One side's state from its `prologue`, `s`, `e`, `rs` (hex) and PSK. */
+  const state = (
+    initiator: boolean,
+    prologue: string,
+    s: string | undefined,
+    e: string,
+    rs: string | undefined,
+    psk: Uint8Array | undefined,
+  ) =>
+    new HandshakeState({
+      pattern,
+      initiator,
+      prologue: hex(prologue),
+      s: s ? keyPairFromSecret(hex(s)) : undefined,
+      e: keyPairFromSecret(hex(e)),
+      rs: rs ? hex(rs) : undefined,
+      psk,
+      generateKeyPair: noGen,
+    });
+  return [
+    state(true, v.init_prologue, v.init_static, v.init_ephemeral, v.init_remote_static, onePsk(v.init_psks)),
+    state(
+      false,
+      v.resp_prologue,
+      v.resp_static,
+      v.resp_ephemeral,
+      v.resp_remote_static,
+      overrides.respPsk ?? onePsk(v.resp_psks),
+    ),
+  ];
 }
 
 assert.equal(V.length, 4);

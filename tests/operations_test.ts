@@ -11,24 +11,19 @@ import { statusCommand } from "../cli/status.ts";
 import { UserError } from "../errors.ts";
 import { Operations } from "../tunnel/operations.ts";
 import type { TunnelSnapshot } from "../tunnel/status.ts";
-import { isRoot } from "./_util.ts";
+import { isRoot, runScript } from "./_util.ts";
+import { fakeSnapshot } from "./_status.ts";
 import { RUN_FLAGS } from "../scripts/harness.ts";
 
 function snapshot(rxBytes: number): TunnelSnapshot {
-  return {
+  return fakeSnapshot({
     iface: "tap-op0",
-    format: "current",
-    role: "listen",
-    local: { hostname: "198.18.0.1", port: 1011 },
-    transport: "ffi",
-    offload: true,
     peerPublicKey: new Uint8Array(32).fill(0x11),
-    peer: { hostname: "198.18.0.2", port: 40000 },
     counters: { rxBytes, rxFrames: 3, txBytes: 64, txFrames: 1, dropReplay: 4 },
     otherDrops: { tap_uncuttable: 1 },
     latestHandshakeMs: 1_764_590_400_000,
     uptimeMs: 5000,
-  };
+  });
 }
 
 Deno.test("operations: control socket and metrics answer the same numbers; close removes both", async () => {
@@ -164,19 +159,7 @@ Deno.test("operations under tappet's own Deno permissions: socket, status, metri
        left: [...Deno.readDirSync(${JSON.stringify(`${dir}/run`)})].map((e) => e.name) }));`,
   );
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        `--config=${new URL("../deno.json", import.meta.url).pathname}`,
-        ...RUN_FLAGS,
-        file,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    const r = JSON.parse((await runScript(file, RUN_FLAGS)).out);
     assert.deepEqual(r, { mode: 0o600, rx: 77, m: true, gone: true, left: [] });
   } finally {
     Deno.removeSync(dir, { recursive: true });

@@ -9,11 +9,11 @@
  */
 
 import { strict as assert } from "node:assert";
-import { keygen, withBed } from "../scripts/harness.ts";
+import { keygen } from "../scripts/harness.ts";
 import { sh, waitForPing } from "../scripts/netns.ts";
 import { isRoot } from "./_util.ts";
 import { namespace, tappet } from "./_cli.ts";
-import { keys, startEnd, statusJson, waitForStatus } from "./_ops.ts";
+import { bedTest, startBoth, startEnd, statusJson, waitForStatus } from "./_ops.ts";
 
 Deno.test({
   name: "config file: each bad file is one line and exit 1, through the real command",
@@ -119,115 +119,106 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "config file: the same tunnel as the command line, which overrides it",
-  ignore: !isRoot(),
-  async fn() {
-    await withBed({ id: 244 }, "tappet-ops-eq-", async ({ pair, dir, procs }) => {
-      await keys(dir);
-      const b = startEnd(pair, dir, "b");
-      procs.push(b);
-      await b.waitFor(/listening on/);
-      const bind = `${pair.a.underlay}:41244`;
-      const cli = startEnd(pair, dir, "a", {
-        extra: ["--bind", bind, "--keepalive", "5", "--offload", "off"],
-      });
-      procs.push(cli);
-      assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
-      const fromCli = await statusJson(pair.a.ns);
-      assert.equal((await cli.stop()).code, 0);
-      // Relative paths are relative to the file's directory.
-      Deno.writeTextFileSync(
-        `${dir}/a.toml`,
-        [
-          `tap = "${pair.a.tap}"`,
-          'key = "a.key"',
-          'peer-key = "b.pub"',
-          `connect = "${pair.b.underlay}:7011"`,
-          `bind = "${bind}"`,
-          "keepalive = 5",
-          "offload = false",
-          'transport = "deno"',
-          "verbose = 1",
-          "",
-        ].join("\n"),
-      );
-      const file = startEnd(
-        pair,
-        dir,
-        "a",
-        { args: ["--config", `${dir}/a.toml`, "--transport", "ffi"] },
-        "a2",
-      );
-      procs.push(file);
-      assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
-      const fromFile = await statusJson(pair.a.ns);
-      for (
-        const k of ["interface", "format", "role", "listen", "transport", "offloads", "tap_mtu"] as const
-      ) {
-        assert.deepEqual(fromFile[k], fromCli[k], k);
-      }
-      assert.equal(fromFile.transport, "ffi", "the command line overrides the file");
-      assert.equal(fromFile.offloads, false);
-      assert.deepEqual(fromFile.peer.public_key, fromCli.peer.public_key);
-      assert.deepEqual(fromFile.peer.endpoint, fromCli.peer.endpoint);
-      await file.waitFor(/session started/, 5000); // the file's verbose = 1
+bedTest(
+  "config file: the same tunnel as the command line, which overrides it",
+  244,
+  "tappet-ops-eq-",
+  async ({ pair, dir, procs }) => {
+    const bind = `${pair.a.underlay}:41244`;
+    const { a: cli } = await startBoth({ pair, dir, procs }, {
+      extra: ["--bind", bind, "--keepalive", "5", "--offload", "off"],
     });
+    const fromCli = await statusJson(pair.a.ns);
+    assert.equal((await cli.stop()).code, 0);
+    // Relative paths are relative to the file's directory.
+    Deno.writeTextFileSync(
+      `${dir}/a.toml`,
+      [
+        `tap = "${pair.a.tap}"`,
+        'key = "a.key"',
+        'peer-key = "b.pub"',
+        `connect = "${pair.b.underlay}:7011"`,
+        `bind = "${bind}"`,
+        "keepalive = 5",
+        "offload = false",
+        'transport = "deno"',
+        "verbose = 1",
+        "",
+      ].join("\n"),
+    );
+    const file = startEnd(
+      pair,
+      dir,
+      "a",
+      { args: ["--config", `${dir}/a.toml`, "--transport", "ffi"] },
+      "a2",
+    );
+    procs.push(file);
+    assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
+    const fromFile = await statusJson(pair.a.ns);
+    for (
+      const k of ["interface", "format", "role", "listen", "transport", "offloads", "tap_mtu"] as const
+    ) {
+      assert.deepEqual(fromFile[k], fromCli[k], k);
+    }
+    assert.equal(fromFile.transport, "ffi", "the command line overrides the file");
+    assert.equal(fromFile.offloads, false);
+    assert.deepEqual(fromFile.peer.public_key, fromCli.peer.public_key);
+    assert.deepEqual(fromFile.peer.endpoint, fromCli.peer.endpoint);
+    await file.waitFor(/session started/, 5000); // the file's verbose = 1
   },
-});
+);
 
-Deno.test({
-  name: "host names: the client follows the server to a new address when its hosts entry changes",
-  ignore: !isRoot(),
-  async fn() {
-    await withBed({ id: 245 }, "tappet-ops-rr-", async ({ pair, dir, procs }) => {
-      await keys(dir);
-      const etc = `/etc/netns/${pair.a.ns}`;
-      Deno.mkdirSync(etc, { recursive: true });
-      try {
-        const hosts = `${etc}/hosts`;
-        // No DNS server: a missing name fails at once (127.0.0.1 refuses).
-        Deno.writeTextFileSync(`${etc}/resolv.conf`, "options attempts:1 timeout:1\n");
-        Deno.writeTextFileSync(hosts, `127.0.0.1 localhost\n${pair.b.underlay} vpn.tappet.test\n`);
-        const moved = "198.18.245.3";
-        await sh(["ip", "-n", pair.b.ns, "addr", "add", `${moved}/24`, "dev", `tv${Deno.pid % 100000}b245`]);
-        const server = (at: string, name: string) => {
-          const p = startEnd(pair, dir, "b", { role: ["--listen", `${at}:7011`] }, name);
-          procs.push(p);
-          return p;
-        };
-        const b1 = server(pair.b.underlay, "b1");
-        await b1.waitFor(/listening on/);
-        const env = { TAPPET_TEST_TIMERS: JSON.stringify({ reresolveAfterMs: 3000 }) };
-        const a = startEnd(pair, dir, "a", { role: ["--connect", "vpn.tappet.test:7011"], env });
-        procs.push(a);
-        await a.waitFor(/sending to vpn\.tappet\.test = 198\.18\.245\.2:7011/);
-        assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
-        const before = await statusJson(pair.a.ns);
-        assert.equal(before.peer.host, "vpn.tappet.test");
-        assert.equal(before.peer.endpoint, `${pair.b.underlay}:7011`);
-        // The server moves; its name follows (the file is changed in place).
-        assert.equal((await b1.stop()).code, 0);
-        const b2 = server(moved, "b2");
-        await b2.waitFor(/listening on/);
-        Deno.writeTextFileSync(hosts, `127.0.0.1 localhost\n${moved} vpn.tappet.test\n`);
-        await a.waitFor(
-          /host name vpn\.tappet\.test now resolves to 198\.18\.245\.3 \(was 198\.18\.245\.2\)/,
-          20_000,
-        );
-        assert(await waitForPing(pair.a.ns, pair.b.overlay, 40), "the tunnel works again at the new address");
-        await waitForStatus(pair.a.ns, (s) => s.peer.endpoint === `${moved}:7011`);
-        // The name stops resolving: a warning, and the last address is kept.
-        Deno.writeTextFileSync(hosts, "127.0.0.1 localhost\n");
-        await a.waitFor(
-          /warning: host name vpn\.tappet\.test does not resolve now .*; keeping 198\.18\.245\.3/,
-          30_000,
-        );
-        assert(await waitForPing(pair.a.ns, pair.b.overlay, 5));
-        assert.equal((await statusJson(pair.a.ns)).peer.endpoint, `${moved}:7011`);
-      } finally {
-        Deno.removeSync(etc, { recursive: true });
-      }
-    });
+bedTest(
+  "host names: the client follows the server to a new address when its hosts entry changes",
+  245,
+  "tappet-ops-rr-",
+  async ({ pair, dir, procs }) => {
+    const etc = `/etc/netns/${pair.a.ns}`;
+    Deno.mkdirSync(etc, { recursive: true });
+    try {
+      const hosts = `${etc}/hosts`;
+      // No DNS server: a missing name fails at once (127.0.0.1 refuses).
+      Deno.writeTextFileSync(`${etc}/resolv.conf`, "options attempts:1 timeout:1\n");
+      Deno.writeTextFileSync(hosts, `127.0.0.1 localhost\n${pair.b.underlay} vpn.tappet.test\n`);
+      const moved = "198.18.245.3";
+      await sh(["ip", "-n", pair.b.ns, "addr", "add", `${moved}/24`, "dev", `tv${Deno.pid % 100000}b245`]);
+      const server = (at: string, name: string) => {
+        const p = startEnd(pair, dir, "b", { role: ["--listen", `${at}:7011`] }, name);
+        procs.push(p);
+        return p;
+      };
+      const b1 = server(pair.b.underlay, "b1");
+      await b1.waitFor(/listening on/);
+      const env = { TAPPET_TEST_TIMERS: JSON.stringify({ reresolveAfterMs: 3000 }) };
+      const a = startEnd(pair, dir, "a", { role: ["--connect", "vpn.tappet.test:7011"], env });
+      procs.push(a);
+      await a.waitFor(/sending to vpn\.tappet\.test = 198\.18\.245\.2:7011/);
+      assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
+      const before = await statusJson(pair.a.ns);
+      assert.equal(before.peer.host, "vpn.tappet.test");
+      assert.equal(before.peer.endpoint, `${pair.b.underlay}:7011`);
+      // The server moves; its name follows (the file is changed in place).
+      assert.equal((await b1.stop()).code, 0);
+      const b2 = server(moved, "b2");
+      await b2.waitFor(/listening on/);
+      Deno.writeTextFileSync(hosts, `127.0.0.1 localhost\n${moved} vpn.tappet.test\n`);
+      await a.waitFor(
+        /host name vpn\.tappet\.test now resolves to 198\.18\.245\.3 \(was 198\.18\.245\.2\)/,
+        20_000,
+      );
+      assert(await waitForPing(pair.a.ns, pair.b.overlay, 40), "the tunnel works again at the new address");
+      await waitForStatus(pair.a.ns, (s) => s.peer.endpoint === `${moved}:7011`);
+      // The name stops resolving: a warning, and the last address is kept.
+      Deno.writeTextFileSync(hosts, "127.0.0.1 localhost\n");
+      await a.waitFor(
+        /warning: host name vpn\.tappet\.test does not resolve now .*; keeping 198\.18\.245\.3/,
+        30_000,
+      );
+      assert(await waitForPing(pair.a.ns, pair.b.overlay, 5));
+      assert.equal((await statusJson(pair.a.ns)).peer.endpoint, `${moved}:7011`);
+    } finally {
+      Deno.removeSync(etc, { recursive: true });
+    }
   },
-});
+);

@@ -9,9 +9,8 @@
 
 import { strict as assert } from "node:assert";
 import { type Bed, tappetArgv, withBed } from "../scripts/harness.ts";
-import { waitForPing } from "../scripts/netns.ts";
 import { isRoot } from "./_util.ts";
-import { keys, linesMatching, startEnd } from "./_ops.ts";
+import { bedTest, keys, linesMatching, startBoth, startEnd } from "./_ops.ts";
 
 /** The warning's first words, before the cause. */
 const CURRENT = /^tappet: warning: no handshake completed in \d+ s: /;
@@ -110,22 +109,15 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "diagnosis: a working tunnel logs its session at -v and no warning",
-  ignore: !isRoot(),
-  async fn() {
-    await withBed({ id: 238 }, "tappet-ops-ok-", async ({ pair, dir, procs }) => {
-      await keys(dir);
-      const b = startEnd(pair, dir, "b");
-      procs.push(b);
-      await b.waitFor(/listening on/);
-      const a = startEnd(pair, dir, "a");
-      procs.push(a);
-      assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
-      await a.waitFor(/session started with/);
-      await b.waitFor(/session started with/);
-      await new Promise((r) => setTimeout(r, 17_000));
-      for (const p of [a, b]) assert.doesNotMatch(p.text(), /no handshake completed|warning: .*mac1/);
-    });
+bedTest(
+  "diagnosis: a working tunnel logs its session at -v and no warning",
+  238,
+  "tappet-ops-ok-",
+  async ({ pair, dir, procs }) => {
+    const { a, b } = await startBoth({ pair, dir, procs });
+    await a.waitFor(/session started with/);
+    await b.waitFor(/session started with/);
+    await new Promise((r) => setTimeout(r, 17_000));
+    for (const p of [a, b]) assert.doesNotMatch(p.text(), /no handshake completed|warning: .*mac1/);
   },
-});
+);

@@ -8,10 +8,9 @@
  */
 
 import { strict as assert } from "node:assert";
-import { transfer, withBed } from "../scripts/harness.ts";
+import { transfer } from "../scripts/harness.ts";
 import { waitForPing } from "../scripts/netns.ts";
-import { isRoot } from "./_util.ts";
-import { denoIn, have, keys, promtoolCheck, startEnd, statusJson } from "./_ops.ts";
+import { bedTest, denoIn, have, promtoolCheck, startBoth, statusJson } from "./_ops.ts";
 
 const BYTES = 64 * 1024 * 1024;
 
@@ -61,51 +60,42 @@ async function hostile(path: string): Promise<{ answers: string[]; refused: numb
   return { answers, refused: texts.filter((t) => t === "").length };
 }
 
-Deno.test({
-  name: "control socket: hostile clients during a verified transfer; the transfer completes at speed",
-  ignore: !isRoot(),
-  async fn() {
-    await withBed({ id: 239 }, "tappet-ops-hx-", async ({ pair, dir, procs }) => {
-      await keys(dir);
-      const b = startEnd(pair, dir, "b");
-      procs.push(b);
-      await b.waitFor(/listening on/);
-      const a = startEnd(pair, dir, "a");
-      procs.push(a);
-      assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
-      const quiet = await transfer(pair, BYTES, 5239);
-      assert.equal(quiet.received.sha256, quiet.sent.sha256);
-      // b is the receiver: its loop takes the load while its socket is attacked.
-      const sock = `/run/tappet/netns-${pair.b.ns}/tp0.sock`;
-      // Rounds of attack for as long as the transfer runs.
-      let done = false;
-      const rounds: { answers: string[]; refused: number }[] = [];
-      const attacking = (async () => {
-        while (!done) rounds.push(await hostile(sock));
-      })();
-      const loud = await transfer(pair, BYTES, 5240).finally(() => (done = true));
-      await attacking;
-      assert.equal(loud.received.bytes, BYTES);
-      assert.equal(loud.received.sha256, loud.sent.sha256, "the transfer under attack is intact");
-      assert(rounds.length >= 1);
-      for (const attack of rounds) {
-        assert(attack.answers.every((t) => t === "" || /^\{"error":/.test(t)), attack.answers.join("|"));
-        assert(attack.refused >= 900, `connections past the cap closed: ${attack.refused}`);
-      }
-      // Generous: the machine is shared, but a stalled loop would be far slower.
-      assert(loud.mbps > quiet.mbps * 0.3, `${loud.mbps.toFixed(0)} vs ${quiet.mbps.toFixed(0)} Mbit/s`);
-      console.log(
-        `transfer ${quiet.mbps.toFixed(0)} Mbit/s quiet, ${
-          loud.mbps.toFixed(0)
-        } under ${rounds.length} rounds`,
-      );
-      // The server still answers, and the tunnel still runs.
-      const s = await statusJson(pair.b.ns);
-      assert(s.rx_bytes >= 2 * BYTES);
-      assert(await waitForPing(pair.a.ns, pair.b.overlay, 5));
-    });
+bedTest(
+  "control socket: hostile clients during a verified transfer; the transfer completes at speed",
+  239,
+  "tappet-ops-hx-",
+  async ({ pair, dir, procs }) => {
+    await startBoth({ pair, dir, procs });
+    const quiet = await transfer(pair, BYTES, 5239);
+    assert.equal(quiet.received.sha256, quiet.sent.sha256);
+    // b is the receiver: its loop takes the load while its socket is attacked.
+    const sock = `/run/tappet/netns-${pair.b.ns}/tp0.sock`;
+    // Rounds of attack for as long as the transfer runs.
+    let done = false;
+    const rounds: { answers: string[]; refused: number }[] = [];
+    const attacking = (async () => {
+      while (!done) rounds.push(await hostile(sock));
+    })();
+    const loud = await transfer(pair, BYTES, 5240).finally(() => (done = true));
+    await attacking;
+    assert.equal(loud.received.bytes, BYTES);
+    assert.equal(loud.received.sha256, loud.sent.sha256, "the transfer under attack is intact");
+    assert(rounds.length >= 1);
+    for (const attack of rounds) {
+      assert(attack.answers.every((t) => t === "" || /^\{"error":/.test(t)), attack.answers.join("|"));
+      assert(attack.refused >= 900, `connections past the cap closed: ${attack.refused}`);
+    }
+    // Generous: the machine is shared, but a stalled loop would be far slower.
+    assert(loud.mbps > quiet.mbps * 0.3, `${loud.mbps.toFixed(0)} vs ${quiet.mbps.toFixed(0)} Mbit/s`);
+    console.log(
+      `transfer ${quiet.mbps.toFixed(0)} Mbit/s quiet, ${loud.mbps.toFixed(0)} under ${rounds.length} rounds`,
+    );
+    // The server still answers, and the tunnel still runs.
+    const s = await statusJson(pair.b.ns);
+    assert(s.rx_bytes >= 2 * BYTES);
+    assert(await waitForPing(pair.a.ns, pair.b.overlay, 5));
   },
-});
+);
 
 /** The metric `name{interface="tp0"...}` in exposition text `text`. */
 function sample(text: string, name: string, labels = ""): number {
@@ -115,79 +105,73 @@ function sample(text: string, name: string, labels = ""): number {
   return Number(m[1]);
 }
 
-Deno.test({
-  name: "metrics: a running tappet's /metrics passes promtool, equals status, and Prometheus scrapes it",
-  ignore: !isRoot() || !have("prometheus") || !have("promtool"),
-  async fn() {
-    await withBed({ id: 240 }, "tappet-ops-mx-", async ({ pair, dir, procs }) => {
-      await keys(dir);
-      const b = startEnd(pair, dir, "b", { extra: ["--metrics", "127.0.0.1:9586"] });
-      procs.push(b);
-      await b.waitFor(/listening on/);
-      const a = startEnd(pair, dir, "a");
-      procs.push(a);
-      assert(await waitForPing(pair.a.ns, pair.b.overlay, 20));
-      const r = await transfer(pair, 1024 * 1024, 5241);
-      assert.equal(r.received.sha256, r.sent.sha256);
-      const url = "http://127.0.0.1:9586/metrics";
-      const before = await statusJson(pair.b.ns);
-      const text = await denoIn(pair.b.ns, `console.log(await (await fetch("${url}")).text())`);
-      const after = await statusJson(pair.b.ns);
-      await promtoolCheck(text.trimEnd() + "\n");
-      // Taken between two status reads: within their values.
-      for (const key of ["rx_bytes", "tx_bytes", "rx_frames", "tx_frames"] as const) {
-        const v = sample(text, `tappet_${key}_total`);
-        assert(before[key] <= v && v <= after[key], `${key}: ${before[key]} ≤ ${v} ≤ ${after[key]}`);
-      }
-      assert.equal(sample(text, "tappet_drops_total", ',reason="bad_tag"'), after.drops.bad_tag);
-      assert.equal(sample(text, "tappet_latest_handshake_seconds"), after.peer.latest_handshake);
-      assert.equal(sample(text, "tappet_up"), 1);
-      for (
-        const name of ["rx_bytes_total", "tx_bytes_total", "drops_total", "latest_handshake_seconds", "up"]
-      ) {
-        assert.match(text, new RegExp(`^# HELP tappet_${name} `, "m"));
-        assert.match(text, new RegExp(`^# TYPE tappet_${name} (counter|gauge)$`, "m"));
-      }
-      // A real Prometheus in b's namespace scrapes it every second.
-      Deno.writeTextFileSync(
-        `${dir}/prometheus.yml`,
-        `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tappet\n` +
-          `    static_configs:\n      - targets: ["127.0.0.1:9586"]\n`,
-      );
-      const prom = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
+bedTest(
+  "metrics: a running tappet's /metrics passes promtool, equals status, and Prometheus scrapes it",
+  240,
+  "tappet-ops-mx-",
+  async ({ pair, dir, procs }) => {
+    await startBoth({ pair, dir, procs }, {}, { extra: ["--metrics", "127.0.0.1:9586"] });
+    const r = await transfer(pair, 1024 * 1024, 5241);
+    assert.equal(r.received.sha256, r.sent.sha256);
+    const url = "http://127.0.0.1:9586/metrics";
+    const before = await statusJson(pair.b.ns);
+    const text = await denoIn(pair.b.ns, `console.log(await (await fetch("${url}")).text())`);
+    const after = await statusJson(pair.b.ns);
+    await promtoolCheck(text.trimEnd() + "\n");
+    // Taken between two status reads: within their values.
+    for (const key of ["rx_bytes", "tx_bytes", "rx_frames", "tx_frames"] as const) {
+      const v = sample(text, `tappet_${key}_total`);
+      assert(before[key] <= v && v <= after[key], `${key}: ${before[key]} ≤ ${v} ≤ ${after[key]}`);
+    }
+    assert.equal(sample(text, "tappet_drops_total", ',reason="bad_tag"'), after.drops.bad_tag);
+    assert.equal(sample(text, "tappet_latest_handshake_seconds"), after.peer.latest_handshake);
+    assert.equal(sample(text, "tappet_up"), 1);
+    for (
+      const name of ["rx_bytes_total", "tx_bytes_total", "drops_total", "latest_handshake_seconds", "up"]
+    ) {
+      assert.match(text, new RegExp(`^# HELP tappet_${name} `, "m"));
+      assert.match(text, new RegExp(`^# TYPE tappet_${name} (counter|gauge)$`, "m"));
+    }
+    // A real Prometheus in b's namespace scrapes it every second.
+    Deno.writeTextFileSync(
+      `${dir}/prometheus.yml`,
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tappet\n` +
+        `    static_configs:\n      - targets: ["127.0.0.1:9586"]\n`,
+    );
+    const prom = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        pair.b.ns,
+        "prometheus",
+        `--config.file=${dir}/prometheus.yml`,
+        `--storage.tsdb.path=${dir}/data`,
+        "--web.listen-address=127.0.0.1:9587",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const query = `http://127.0.0.1:9587/api/v1/query?query=${
+        encodeURIComponent('tappet_rx_bytes_total{interface="tp0"}')
+      }`;
+      let value: number | undefined;
+      for (let i = 0; i < 60 && value === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const out = await denoIn(
           pair.b.ns,
-          "prometheus",
-          `--config.file=${dir}/prometheus.yml`,
-          `--storage.tsdb.path=${dir}/data`,
-          "--web.listen-address=127.0.0.1:9587",
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      try {
-        const query = `http://127.0.0.1:9587/api/v1/query?query=${
-          encodeURIComponent('tappet_rx_bytes_total{interface="tp0"}')
-        }`;
-        let value: number | undefined;
-        for (let i = 0; i < 60 && value === undefined; i++) {
-          await new Promise((r) => setTimeout(r, 1000));
-          const out = await denoIn(
-            pair.b.ns,
-            `try { const b = await (await fetch("${query}")).json(); console.log(JSON.stringify(b.data.result)); } catch { console.log("[]"); }`,
-          );
-          const result = JSON.parse(out);
-          if (result.length > 0) value = Number(result[0].value[1]);
-        }
-        const now = await statusJson(pair.b.ns);
-        assert(value !== undefined, "Prometheus answered the query");
-        assert(value >= before.rx_bytes && value <= now.rx_bytes, `Prometheus says ${value}`);
-      } finally {
-        prom.kill("SIGTERM");
-        await prom.status;
+          `try { const b = await (await fetch("${query}")).json(); console.log(JSON.stringify(b.data.result)); } catch { console.log("[]"); }`,
+        );
+        const result = JSON.parse(out);
+        if (result.length > 0) value = Number(result[0].value[1]);
       }
-    });
+      const now = await statusJson(pair.b.ns);
+      assert(value !== undefined, "Prometheus answered the query");
+      assert(value >= before.rx_bytes && value <= now.rx_bytes, `Prometheus says ${value}`);
+    } finally {
+      prom.kill("SIGTERM");
+      await prom.status;
+    }
   },
-});
+  !have("prometheus") || !have("promtool"),
+);

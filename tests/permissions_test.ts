@@ -9,6 +9,7 @@ import { MAIN } from "../scripts/harness.ts";
 import { NsProcess } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { namespace } from "./_cli.ts";
+import { output } from "./_install.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const README = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
@@ -42,20 +43,8 @@ const argv = (flags: string[], args: string[], main = MAIN) => [
  * when `unchecked`); status, stdout and stderr lines. */
 async function once(flags: string[], args: string[], stdin?: string, unchecked = false) {
   const a = argv(flags, args, unchecked ? UNCHECKED : MAIN);
-  const child = new Deno.Command(a[0], {
-    args: a.slice(1),
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(Deno.readFileSync(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, out: dec(out.stdout), err: dec(out.stderr).split("\n").filter((l) => l) };
+  const o = await output(a, stdin ? Deno.readFileSync(stdin) : undefined);
+  return { code: o.code, out: o.out, err: o.err.split("\n").filter((l) => l) };
 }
 
 type Run = (flags: string[], unchecked: boolean) => Promise<{ code: number; err: string[] }>;

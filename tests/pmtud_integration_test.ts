@@ -12,10 +12,11 @@
 
 import { strict as assert } from "node:assert";
 import { statusJson } from "./_ops.ts";
-import { createTriple, type NetnsTriple } from "../scripts/netns3.ts";
+import type { NetnsTriple } from "../scripts/netns3.ts";
 import { waitForPing } from "../scripts/netns.ts";
 import { counters, type NsProcess, startTappets, transfer } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
+import { withTriple } from "./_triple.ts";
 
 const canRun = isRoot() && (() => {
   try {
@@ -26,25 +27,11 @@ const canRun = isRoot() && (() => {
 })();
 
 /** Runs `body` over a fresh triple with tappet at both ends; cleans up. */
-async function withTriple(
-  id: number,
-  family: 4 | 6,
-  body: (t: NetnsTriple, procs: NsProcess[]) => Promise<void>,
-): Promise<void> {
-  const t = await createTriple({ id, family, pathMtu: 1280, tapMtu: 1500 });
-  const dir = Deno.makeTempDirSync({ prefix: "tappet-pmtud-" });
-  let procs: NsProcess[] = [];
-  try {
-    procs = await startTappets(t, dir, { protocol: "current" });
+function withTappets(id: number, family: 4 | 6, body: (t: NetnsTriple, procs: NsProcess[]) => Promise<void>) {
+  return withTriple(id, family, "tappet-pmtud-", async (t, dir, procs) => {
+    procs.push(...await startTappets(t, dir, { protocol: "current" }));
     await body(t, procs);
-  } catch (e) {
-    for (const p of procs) console.error(`--- ${p.log}\n${p.text().slice(-3000)}`);
-    throw e;
-  } finally {
-    for (const p of procs) await p.stop("SIGKILL", 1000);
-    await t.destroy();
-    Deno.removeSync(dir, { recursive: true });
-  }
+  });
 }
 
 /** r drops every ICMP and ICMPv6 packet it forwards or sends: its own
@@ -87,7 +74,7 @@ for (const c of CASES) {
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
-      await withTriple(c.id, c.family, async (t, [b, a]) => {
+      await withTappets(c.id, c.family, async (t, [b, a]) => {
         if (c.icmp === "dropped") await dropIcmp(t);
         assert.ok(await waitForPing(t.a.ns, t.b.overlay, 30), "the tunnel carries small frames");
         const line = /path MTU to \S+ is 1280 bytes \(probed: datagrams up to (\d+) bytes\)/;

@@ -9,45 +9,15 @@
 
 import { strict as assert } from "node:assert";
 import type { Endpoint } from "../core/endpoint.ts";
-import type { Engine } from "../core/engine.ts";
 import type { PacketBuffer } from "../core/packet.ts";
-import { Stats } from "../core/stats.ts";
 import { monotonicNs } from "../ffi/libc.ts";
 import { FakeDevice, FakeNetwork, type FakeTransport, FakeWaiter } from "../io/fake.ts";
 import type { Waiter } from "../io/wait.ts";
 import { Tunnel, type TunnelEvents } from "../tunnel/loop.ts";
 import { IDLE_POLL_MS, PARK_MS } from "../tunnel/poll_driver.ts";
+import { PassEngine, PEER } from "./_pass_engine.ts";
 
 const LOCAL: Endpoint = { hostname: "198.18.9.2", port: 1011 };
-const PEER: Endpoint = { hostname: "198.18.9.1", port: 40000 };
-
-/** Passes frames through unchanged; its timers are due every `tickMs`. */
-class PassEngine implements Engine {
-  readonly headroom = 0;
-  readonly overhead = 0;
-  readonly stats = new Stats();
-  readonly peer: Endpoint | undefined = PEER;
-  acceptsFrames = true;
-  readonly hasControl = false;
-  readonly controlTo = undefined;
-  ticks: number[] = [];
-  constructor(readonly tickMs: number) {}
-  seal(_buf: PacketBuffer, length: number): number {
-    this.stats.txFrames++;
-    return length;
-  }
-  open(_buf: PacketBuffer, length: number): number {
-    return length;
-  }
-  nextControl(): number {
-    return 0;
-  }
-  tick(now: number): number {
-    this.ticks.push(now);
-    return this.tickMs;
-  }
-  close(): void {}
-}
 
 const quiet: TunnelEvents = { peerChanged() {}, sendFailed() {}, writeFailed() {}, receiveFailed() {} };
 

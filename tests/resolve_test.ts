@@ -13,19 +13,16 @@ import { UserError } from "../errors.ts";
 import { isRoot } from "./_util.ts";
 
 Deno.test("parseConnect: addresses as before, names with a port", () => {
-  assert.deepEqual(parseConnect("198.18.0.1:1011"), {
-    ok: true,
-    value: { host: "198.18.0.1", port: 1011, family: 4 },
-  });
-  assert.deepEqual(parseConnect("[2001:db8::1]:1011"), {
-    ok: true,
-    value: { host: "2001:db8::1", port: 1011, family: 6 },
-  });
-  assert.deepEqual(parseConnect("VPN.Example.com.:1011"), {
-    ok: true,
-    value: { name: "vpn.example.com", port: 1011 },
-  });
-  assert.deepEqual(parseConnect("localhost:7"), { ok: true, value: { name: "localhost", port: 7 } });
+  for (
+    const [input, value] of [
+      ["198.18.0.1:1011", { host: "198.18.0.1", port: 1011, family: 4 }],
+      ["[2001:db8::1]:1011", { host: "2001:db8::1", port: 1011, family: 6 }],
+      ["VPN.Example.com.:1011", { name: "vpn.example.com", port: 1011 }],
+      ["localhost:7", { name: "localhost", port: 7 }],
+    ] as const
+  ) {
+    assert.deepEqual(parseConnect(input), { ok: true, value }, input);
+  }
   for (
     const [input, error] of [
       ["vpn.example.com", /add the port, as in vpn\.example\.com:1011/],

@@ -23,6 +23,7 @@ import {
 } from "../tunnel/status.ts";
 import { udpDropsFrom } from "../io/kernel_drops.ts";
 import { hex, toHex } from "./_util.ts";
+import { fakeSnapshot } from "./_status.ts";
 
 const S = 1e9;
 // Fixed keys, so that the test knows every secret it must not find.
@@ -74,13 +75,9 @@ function handshakeDone() {
 }
 
 function snapshotOf(engine: CurrentEngine, peerPublic: Uint8Array, wallMs: number): TunnelSnapshot {
-  return {
-    iface: "tap0",
-    format: "current",
+  return fakeSnapshot({
     role: "connect",
     local: { hostname: "0.0.0.0", port: 40000 },
-    transport: "ffi",
-    offload: true,
     peerPublicKey: peerPublic,
     peer: engine.peer,
     peerHost: "vpn.example.com",
@@ -93,7 +90,7 @@ function snapshotOf(engine: CurrentEngine, peerPublic: Uint8Array, wallMs: numbe
     tapMtu: 1500,
     tapMtuAdvised: 1434,
     pid: 4242,
-  };
+  });
 }
 
 Deno.test("every drop counter of core/stats.ts is a drop reason, snake_case", () => {
@@ -176,10 +173,9 @@ Deno.test("status from a real engine: JSON keys, values, human form", () => {
 });
 
 Deno.test("legacy status: nonce prefix, no handshake", () => {
-  const st = statusOf({
+  const st = statusOf(fakeSnapshot({
     iface: "tap1",
     format: "legacy",
-    role: "listen",
     local: { hostname: "2001:db8::1", port: 1011 },
     transport: "deno",
     offload: false,
@@ -188,7 +184,7 @@ Deno.test("legacy status: nonce prefix, no handshake", () => {
     counters: { rxBytes: 1536, rxFrames: 3, dropReplay: 5 },
     uptimeMs: 500,
     noncePrefix: 17,
-  });
+  }));
   assert.equal(st.listen, "[2001:db8::1]:1011");
   assert.equal(st.peer.endpoint, null);
   assert.equal(st.peer.latest_handshake, null);

@@ -10,7 +10,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { removeControlDir, sh } from "../scripts/netns.ts";
+import { denoRunIn, removeControlDir, sh } from "../scripts/netns.ts";
 import { keygen, NsProcess, tappetArgv } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 
@@ -45,18 +45,7 @@ async function withTapNs(id: number, body: (t: TapNs) => Promise<void>): Promise
     await ip("addr", "add", `198.19.${id}.1/24`, "dev", TAP);
     await ip("neigh", "add", `198.19.${id}.2`, "lladdr", "02:00:00:00:00:02", "dev", TAP, "nud", "permanent");
     const run = async (script: string, args: string[]) => {
-      const out = await sh([
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        "--allow-all",
-        script,
-        ...args,
-      ]);
+      const out = await denoRunIn(ns, ["--quiet", "--allow-all"], script, args);
       return JSON.parse(out.trim().split("\n").at(-1)!);
     };
     await body({

@@ -78,6 +78,27 @@ const until = async (cond: () => boolean, what: string, ms = 3000) => {
   }
 };
 
+/** Runs `body` with a server (nonce prefix 1) and a client (prefix
+ * `clientPrefix`, default 1) of `driver` on a fresh fake network, both with
+ * `keepaliveMs` when given; however `body` ends, stops both tunnels and
+ * waits for their loops. */
+async function withSides(
+  driver: Driver,
+  body: (net: FakeNetwork, server: ReturnType<typeof side>, client: ReturnType<typeof side>) => Promise<void>,
+  o: { clientPrefix?: number; keepaliveMs?: number } = {},
+): Promise<void> {
+  const net = new FakeNetwork();
+  const server = side(driver, net, SERVER, 1, undefined, o.keepaliveMs);
+  const client = side(driver, net, CLIENT, o.clientPrefix ?? 1, SERVER, o.keepaliveMs);
+  try {
+    await body(net, server, client);
+  } finally {
+    client.tunnel.stop();
+    server.tunnel.stop();
+    await Promise.all([client.done, server.done]);
+  }
+}
+
 for (const driver of ["poll", "async"] as const) {
   Deno.test(`tunnel (${driver}): hello, frames both ways, server learns the client`, async () => {
     const net = new FakeNetwork();
@@ -128,10 +149,7 @@ for (const driver of ["poll", "async"] as const) {
   });
 
   Deno.test(`tunnel (${driver}): junk, replays, reflections and runts are dropped and counted; traffic goes on`, async () => {
-    const net = new FakeNetwork();
-    const server = side(driver, net, SERVER, 1);
-    const client = side(driver, net, CLIENT, 2, SERVER);
-    try {
+    await withSides(driver, async (net, server, client) => {
       client.device.inject(frame(1));
       await server.device.waitWritten(1);
       const captured = net.sent.filter((d) => d.from === CLIENT).at(-1)!;
@@ -169,18 +187,11 @@ for (const driver of ["poll", "async"] as const) {
       net.inject(CLIENT, SERVER, buf.bytes.subarray(0, len));
       await until(() => server.stats.dropRunt === 1, "the runt to be counted");
       assert.equal(server.device.written.length, 3, "a runt never reaches the TAP");
-    } finally {
-      client.tunnel.stop();
-      server.tunnel.stop();
-      await Promise.all([client.done, server.done]);
-    }
+    }, { clientPrefix: 2 });
   });
 
   Deno.test(`tunnel (${driver}): the server follows a client that changes address (roaming)`, async () => {
-    const net = new FakeNetwork();
-    const server = side(driver, net, SERVER, 1);
-    const client = side(driver, net, CLIENT, 1, SERVER);
-    try {
+    await withSides(driver, async (net, server, client) => {
       client.device.inject(frame(1));
       await server.device.waitWritten(1);
       net.rebind(client.transport, { hostname: "198.18.9.7", port: 40001 });
@@ -190,18 +201,11 @@ for (const driver of ["poll", "async"] as const) {
       server.device.inject(frame(3));
       await client.device.waitWritten(1);
       assert.deepEqual(client.device.written[0], frame(3), "replies go to the new address");
-    } finally {
-      client.tunnel.stop();
-      server.tunnel.stop();
-      await Promise.all([client.done, server.done]);
-    }
+    });
   });
 
   Deno.test(`tunnel (${driver}): a keepalive after the silence interval, carrying the largest size received`, async () => {
-    const net = new FakeNetwork();
-    const server = side(driver, net, SERVER, 1, undefined, 150);
-    const client = side(driver, net, CLIENT, 1, SERVER, 150);
-    try {
+    await withSides(driver, async (net, server, client) => {
       client.device.inject(frame(1, 1000));
       await server.device.waitWritten(1);
       const before = server.stats.txKeepalives;
@@ -225,18 +229,11 @@ for (const driver of ["poll", "async"] as const) {
       await until(() => server.stats.rxKeepalives > heard, "a keepalive from the client to reach the server");
       // The client only ever got keepalives: its next one reports their size.
       await until(() => server.session.largestPeerReceived === 3 + 56 - 24, "the client's report", 2000);
-    } finally {
-      client.tunnel.stop();
-      server.tunnel.stop();
-      await Promise.all([client.done, server.done]);
-    }
+    }, { keepaliveMs: 150 });
   });
 
   Deno.test(`tunnel (${driver}): send failures and TAP write failures drop the frame, not the tunnel`, async () => {
-    const net = new FakeNetwork();
-    const server = side(driver, net, SERVER, 1);
-    const client = side(driver, net, CLIENT, 1, SERVER);
-    try {
+    await withSides(driver, async (_net, server, client) => {
       await until(() => server.events.peers.length === 1, "the hello");
       client.transport.failWith = "EMSGSIZE";
       client.device.inject(frame(1, 1500));
@@ -255,18 +252,11 @@ for (const driver of ["poll", "async"] as const) {
       assert.deepEqual(server.events.writeErrors, [5]);
       assert.equal(server.stats.rxFrames, 1);
       assert.equal(server.stats.rxBytes, frame(3).length, "the refused frame's bytes are not counted");
-    } finally {
-      client.tunnel.stop();
-      server.tunnel.stop();
-      await Promise.all([client.done, server.done]);
-    }
+    });
   });
 
   Deno.test(`tunnel (${driver}): a failing receive is counted and the tunnel goes on`, async () => {
-    const net = new FakeNetwork();
-    const server = side(driver, net, SERVER, 1);
-    const client = side(driver, net, CLIENT, 1, SERVER);
-    try {
+    await withSides(driver, async (_net, server, client) => {
       client.device.inject(frame(1));
       await server.device.waitWritten(1);
       server.transport.failReceive(new Error("recvmmsg: Connection refused"));
@@ -276,10 +266,6 @@ for (const driver of ["poll", "async"] as const) {
       await server.device.waitWritten(2);
       assert.deepEqual(server.device.written[1], frame(2), "traffic resumes, nothing corrupted");
       assert.deepEqual(server.events.peers, ["first 198.18.9.1:40000"], "the peer is unchanged");
-    } finally {
-      client.tunnel.stop();
-      server.tunnel.stop();
-      await Promise.all([client.done, server.done]);
-    }
+    });
   });
 }

@@ -37,6 +37,22 @@ async function receiveAll(
   return out;
 }
 
+/** Runs `body` with two IPv4 FFI sockets on 127.0.0.1, a receiver and a
+ * sender (counting into `stats` when given); closes both however it ends. */
+async function withPair(
+  body: (rx: FfiUdpTransport, tx: FfiUdpTransport) => Promise<void>,
+  stats?: Stats,
+): Promise<void> {
+  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
+  const tx = FfiUdpTransport.bind("127.0.0.1", 0, 4, stats ? { stats } : undefined);
+  try {
+    await body(rx, tx);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+}
+
 /** Sends `datagrams` one per call (no GSO grouping) from `t` to `to`. */
 function sendEach(t: FfiUdpTransport, to: Endpoint, datagrams: Uint8Array[]) {
   const buf = [new PacketBuffer(0)];
@@ -48,10 +64,8 @@ function sendEach(t: FfiUdpTransport, to: Endpoint, datagrams: Uint8Array[]) {
   }
 }
 
-Deno.test("ffi socket: datagrams of every size, empty ones too, arrive once with their source", async () => {
-  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
-  const tx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
-  try {
+Deno.test("ffi socket: datagrams of every size, empty ones too, arrive once with their source", () =>
+  withPair(async (rx, tx) => {
     const sizes = [0, 1, 7, 0, 64, 1400, 0, 9000, 60000];
     const datagrams = sizes.map((n, i) => new Uint8Array(n).fill(i + 1));
     sendEach(tx, rx.local, datagrams);
@@ -59,16 +73,10 @@ Deno.test("ffi socket: datagrams of every size, empty ones too, arrive once with
     assert.deepEqual(got.data.map((d) => d.length), sizes);
     assert.deepEqual(got.data, datagrams);
     for (const f of got.from) assert.deepEqual(f, tx.local);
-  } finally {
-    rx.close();
-    tx.close();
-  }
-});
+  }));
 
-Deno.test("ffi socket: a batch sent at once (GSO groups) arrives whole and in order", async () => {
-  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
-  const tx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
-  try {
+Deno.test("ffi socket: a batch sent at once (GSO groups) arrives whole and in order", () =>
+  withPair(async (rx, tx) => {
     // Runs of equal sizes, as a TCP transfer makes them, with odd ones between.
     const sizes = [...Array(20).fill(1200), 300, ...Array(10).fill(1200), 0, 1200, 1200];
     const bufs = sizes.map(() => new PacketBuffer(0));
@@ -78,17 +86,11 @@ Deno.test("ffi socket: a batch sent at once (GSO groups) arrives whole and in or
     const got = await receiveAll(rx, sizes.length);
     assert.deepEqual(got.data.map((d) => d.length), sizes);
     got.data.forEach((d, i) => assert.ok(d.every((b) => b === i + 1), `datagram ${i} intact`));
-  } finally {
-    rx.close();
-    tx.close();
-  }
-});
+  }));
 
 Deno.test("ffi socket: a batch of more than 64 datagrams is sent whole, counted in the Stats given", async () => {
   const stats = new Stats();
-  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
-  const tx = FfiUdpTransport.bind("127.0.0.1", 0, 4, { stats });
-  try {
+  await withPair(async (rx, tx) => {
     assert.equal(tx.batch, 64);
     // 200 = 64 + 64 + 64 + 8: four chunks, with runs across the chunk edges
     // and odd sizes between.
@@ -121,17 +123,12 @@ Deno.test("ffi socket: a batch of more than 64 datagrams is sent whole, counted 
     assert.equal(tx.gsoDatagrams, grouped);
     // On loopback a GSO message reaches a GRO socket whole, and is cut here.
     if (rx.info.gro) assert.ok(rx.groDatagrams > 0 && rx.groDatagrams <= 200, `${rx.groDatagrams} joined`);
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  }, stats);
 });
 
 Deno.test("ffi socket: a refused datagram is reported and counted by errno, the rest still go", async () => {
   const stats = new Stats();
-  const rx = FfiUdpTransport.bind("127.0.0.1", 0, 4);
-  const tx = FfiUdpTransport.bind("127.0.0.1", 0, 4, { stats });
-  try {
+  await withPair(async (rx, tx) => {
     // 65535 bytes cannot fit one IPv4 datagram (65507 at most): EMSGSIZE.
     const sizes = [100, 65535, 100];
     const bufs = sizes.map(() => new PacketBuffer(0));
@@ -141,8 +138,5 @@ Deno.test("ffi socket: a refused datagram is reported and counted by errno, the 
     assert.equal(stats.values[slot("dropTxMsgSize")], 1);
     const got = await receiveAll(rx, 2);
     assert.deepEqual(got.data.map((d) => d.length), [100, 100]);
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  }, stats);
 });

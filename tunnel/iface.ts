@@ -10,6 +10,7 @@
 
 import { formatHostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
+import { ETH_HLEN, IPV4_HLEN, IPV6_HLEN } from "../core/mss.ts";
 import { C, closeQuietly, cString, libc } from "../ffi/libc.ts";
 import { pathMtu } from "../io/sockopt.ts";
 
@@ -22,11 +23,7 @@ const IFF_UP = 0x1;
  * ifr_mtu: int) at byte 16; 40 bytes in all. */
 const IFREQ_BYTES = 40;
 const IFR_UNION = 16;
-/** Bytes of an Ethernet header (<linux/if_ether.h> ETH_HLEN). */
-const ETH_HLEN = 14;
-/** Bytes of an IPv4 header without options, an IPv6 header, a UDP header. */
-const IPV4_HLEN = 20;
-const IPV6_HLEN = 40;
+/** Bytes of a UDP header (RFC 768). */
 const UDP_HLEN = 8;
 
 /** An interface's state as the kernel reports it. */

@@ -36,9 +36,25 @@ interface Def {
   readonly values: (st: TunnelStatus) => [Labels, number | null][];
 }
 
+/** The keys of a status whose value is one number (or null when unknown). */
+type NumberKey = { [K in keyof TunnelStatus]: TunnelStatus[K] extends number | null ? K : never }[
+  keyof TunnelStatus
+];
+
 const one = (v: (st: TunnelStatus) => number | null) => (st: TunnelStatus): [Labels, number | null][] => [
   [{}, v(st)],
 ];
+
+/** The metric `tappet_${name}` that is the status key `key`; its HELP is
+ * `what` and the key. */
+const plain = (type: Def["type"]) => (name: string, key: NumberKey, what: string): Def => ({
+  name: `tappet_${name}`,
+  help: `${what} (status ${key}).`,
+  type,
+  values: one((st) => st[key]),
+});
+const counter = plain("counter");
+const gauge = plain("gauge");
 
 /** Every metric, in the order they are written. */
 export const METRICS: readonly Def[] = [
@@ -56,30 +72,10 @@ export const METRICS: readonly Def[] = [
       public_key: st.peer.public_key,
     }, 1]],
   },
-  {
-    name: "tappet_rx_bytes_total",
-    help: "Bytes of frames received from the peer and written to the TAP (status rx_bytes).",
-    type: "counter",
-    values: one((st) => st.rx_bytes),
-  },
-  {
-    name: "tappet_tx_bytes_total",
-    help: "Bytes of frames read from the TAP and sent to the peer (status tx_bytes).",
-    type: "counter",
-    values: one((st) => st.tx_bytes),
-  },
-  {
-    name: "tappet_rx_frames_total",
-    help: "Frames received from the peer and written to the TAP (status rx_frames).",
-    type: "counter",
-    values: one((st) => st.rx_frames),
-  },
-  {
-    name: "tappet_tx_frames_total",
-    help: "Frames read from the TAP and sent to the peer (status tx_frames).",
-    type: "counter",
-    values: one((st) => st.tx_frames),
-  },
+  counter("rx_bytes_total", "rx_bytes", "Bytes of frames received from the peer and written to the TAP"),
+  counter("tx_bytes_total", "tx_bytes", "Bytes of frames read from the TAP and sent to the peer"),
+  counter("rx_frames_total", "rx_frames", "Frames received from the peer and written to the TAP"),
+  counter("tx_frames_total", "tx_frames", "Frames read from the TAP and sent to the peer"),
   {
     name: "tappet_drops_total",
     help: "Datagrams and frames dropped, by reason (status drops).",
@@ -93,36 +89,15 @@ export const METRICS: readonly Def[] = [
     type: "gauge",
     values: one((st) => st.peer.latest_handshake ?? 0),
   },
-  {
-    name: "tappet_uptime_seconds",
-    help: "Seconds since the tunnel started (status uptime_s).",
-    type: "gauge",
-    values: one((st) => st.uptime_s),
-  },
-  {
-    name: "tappet_session_age_seconds",
-    help: "Age of the session in use in seconds, absent without one (status session_age_s).",
-    type: "gauge",
-    values: one((st) => st.session_age_s),
-  },
-  {
-    name: "tappet_path_mtu_bytes",
-    help: "Path MTU to the peer in bytes, absent when unknown (status path_mtu).",
-    type: "gauge",
-    values: one((st) => st.path_mtu),
-  },
-  {
-    name: "tappet_tap_mtu_bytes",
-    help: "MTU of the TAP interface in bytes, absent when unknown (status tap_mtu).",
-    type: "gauge",
-    values: one((st) => st.tap_mtu),
-  },
-  {
-    name: "tappet_tap_mtu_advised_bytes",
-    help: "The TAP MTU that fits the path MTU in bytes, absent when unknown (status tap_mtu_advised).",
-    type: "gauge",
-    values: one((st) => st.tap_mtu_advised),
-  },
+  gauge("uptime_seconds", "uptime_s", "Seconds since the tunnel started"),
+  gauge("session_age_seconds", "session_age_s", "Age of the session in use in seconds, absent without one"),
+  gauge("path_mtu_bytes", "path_mtu", "Path MTU to the peer in bytes, absent when unknown"),
+  gauge("tap_mtu_bytes", "tap_mtu", "MTU of the TAP interface in bytes, absent when unknown"),
+  gauge(
+    "tap_mtu_advised_bytes",
+    "tap_mtu_advised",
+    "The TAP MTU that fits the path MTU in bytes, absent when unknown",
+  ),
 ];
 
 /** A HELP text with `\\` and newlines escaped, as the format requires. */

@@ -29,10 +29,7 @@ export function fastdRow(method = "salsa2012+umac"): Row {
       };
       const k = { a: await key("a"), b: await key("b") };
       const procs: NsProcess[] = [];
-      for (const me of ["b", "a"] as const) {
-        const s = me === "a" ? pair.a : pair.b;
-        const o = me === "a" ? pair.b : pair.a;
-        const other = me === "a" ? "b" : "a";
+      for (const { me, side: s, peer: o, other } of sides(pair)) {
         const conf = [
           "log level warn;",
           'interface "fd0";',
@@ -80,10 +77,7 @@ export function openvpnRow(cipher = "AES-256-GCM"): Row {
         fp[side] = out.trim().replace(/.*=/, "");
       }
       const procs: NsProcess[] = [];
-      for (const me of ["b", "a"] as const) {
-        const s = me === "a" ? pair.a : pair.b;
-        const o = me === "a" ? pair.b : pair.a;
-        const other = me === "a" ? "b" : "a";
+      for (const { me, side: s, peer: o, other } of sides(pair)) {
         const argv = [
           ...["openvpn", "--dev", "ovpn0", "--dev-type", "tap", "--proto", "udp4"],
           ...["--local", s.underlay, "--lport", "1194", "--remote", o.underlay, "1194"],

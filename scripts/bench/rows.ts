@@ -11,27 +11,25 @@ import { cTappetRow, tappetRow, vethRow } from "./tappet.ts";
 import { fastdRow, openvpnRow, quicktunRow, tincRow } from "./peers.ts";
 import { vxlanRow, wggoVxlanRow } from "./kernel.ts";
 
+/** This tappet in the `protocol` format over the `transport` socket, as the
+ * one row `tappet-PROTOCOL` (FFI) or `tappet-PROTOCOL-deno`. */
+function variant(protocol: "legacy" | "current", transport: "ffi" | "deno"): Record<string, Row> {
+  const name = `tappet-${protocol}${transport === "deno" ? "-deno" : ""}`;
+  const socket = transport === "deno" ? "Deno" : "FFI";
+  return {
+    [name]: tappetRow(name, `this tappet, ${protocol} format, ${socket} socket`, { protocol, transport }),
+  };
+}
+
 /** The rows, by name, in the default order. */
 export const ROWS: Record<string, Row> = {
   "veth": vethRow,
   "vxlan": vxlanRow,
   "c-tappet": cTappetRow(),
-  "tappet-legacy": tappetRow("tappet-legacy", "this tappet, legacy format, FFI socket", {
-    protocol: "legacy",
-    transport: "ffi",
-  }),
-  "tappet-current": tappetRow("tappet-current", "this tappet, current format, FFI socket", {
-    protocol: "current",
-    transport: "ffi",
-  }),
-  "tappet-legacy-deno": tappetRow("tappet-legacy-deno", "this tappet, legacy format, Deno socket", {
-    protocol: "legacy",
-    transport: "deno",
-  }),
-  "tappet-current-deno": tappetRow("tappet-current-deno", "this tappet, current format, Deno socket", {
-    protocol: "current",
-    transport: "deno",
-  }),
+  ...variant("legacy", "ffi"),
+  ...variant("current", "ffi"),
+  ...variant("legacy", "deno"),
+  ...variant("current", "deno"),
   "tappet-current-no-offload": tappetRow(
     "tappet-current-no-offload",
     "this tappet, current format, FFI socket, TAP offloads off",
