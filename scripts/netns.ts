@@ -98,10 +98,7 @@ export async function createPair(options: PairOptions): Promise<NetnsPair> {
   const destroy = async () => {
     if (destroyed) return;
     destroyed = true;
-    for (const ns of [nsA, nsB]) {
-      await deleteNamespace(ns);
-      removeControlDir(ns);
-    }
+    for (const ns of [nsA, nsB]) await deleteNamespace(ns);
     await sh(["ip", "link", "del", vethA], { allowFail: true });
   };
   try {
@@ -186,8 +183,9 @@ export function denoRunIn(ns: string, flags: string[], script: string, args: str
   return sh(["ip", "netns", "exec", ns, Deno.execPath(), "run", ...flags, script, ...args]);
 }
 
-/** Kills (SIGKILL) every process in namespace `ns`, then deletes it; what
- * fails (a process or the namespace already gone) is passed over. */
+/** Kills (SIGKILL) every process in namespace `ns`, then deletes it and its
+ * control socket directory under /run/tappet; what fails (a process or the
+ * namespace already gone) is passed over. */
 export async function deleteNamespace(ns: string): Promise<void> {
   const pids = (await sh(["ip", "netns", "pids", ns], { allowFail: true })).split(/\s+/).filter(Boolean);
   for (const pid of pids) {
@@ -196,6 +194,7 @@ export async function deleteNamespace(ns: string): Promise<void> {
     } catch { /* already gone */ }
   }
   await sh(["ip", "netns", "del", ns], { allowFail: true });
+  removeControlDir(ns); // a killed tappet's socket directory (io/control_path.ts)
 }
 
 /** Pings until one reply arrives or `seconds` pass; true on a reply. */

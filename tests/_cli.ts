@@ -38,12 +38,17 @@ const NOT_COPIED = new Set([".git", ".ci", "bench-results", "dist", "docs"]);
 /**
  * Makes sure {@linkcode TEST_USER} exists and has an empty Deno cache of its
  * own and a copy of tappet's source it can read, with the node_modules that
- * setup made (pinned by deno.lock); returns where both are. Removed at exit.
+ * setup made (pinned by deno.lock); returns where both are. Removed at exit
+ * (the user too, when this made it).
  */
 export async function unprivileged(): Promise<UserSetup> {
   if (userSetup !== undefined) return userSetup;
+  // Made here, so deleted at exit: the machine is left as it was found.
   if ((await sh(["id", "-u", TEST_USER], { allowFail: true })).trim() === "") {
     await sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
+    globalThis.addEventListener("unload", () => {
+      new Deno.Command("userdel", { args: [TEST_USER], stdout: "null", stderr: "null" }).outputSync();
+    });
   }
   const dir = Deno.makeTempDirSync({ prefix: "tappet-test-deno-" });
   Deno.mkdirSync(`${dir}/deno`);
