@@ -7,7 +7,11 @@
  * counts as the self time of the function that made it; `wait` is poll()
  * blocked with nothing to do.
  *
- *     deno task profile [--protocol current|legacy] [--transport ffi|deno] [--secs 10] [--top 12]
+ *     deno task profile [--protocol current|legacy] [--transport ffi|deno] [--load tcp|udp64]
+ *                       [--secs 10] [--top 12]
+ *
+ * `--load udp64` sends 64-byte UDP datagrams as fast as iperf3 can instead
+ * (the small-packet row of `deno task bench`).
  *
  * Needs root and iperf3. The `.cpuprofile` files stay in the directory it
  * names, for Chrome's DevTools.
@@ -52,6 +56,7 @@ if (import.meta.main) {
   }
   const protocol = arg("protocol", "current") === "legacy" ? "legacy" : "current";
   const transport = arg("transport", "ffi") === "deno" ? "deno" : "ffi";
+  const load = arg("load", "tcp") === "udp64" ? "udp64" : "tcp";
   const secs = arg("secs", "10");
   const top = Number(arg("top", "12"));
   const pair = await createPair({ id: 62, prefix: "tappet-prof", mtu: protocol === "legacy" ? 1402 : 1434 });
@@ -79,19 +84,21 @@ if (import.meta.main) {
       "-t",
       secs,
       "-J",
+      ...(load === "udp64" ? ["-u", "-l", "64", "-b", "0"] : []),
     ]);
     await iperfServer.stop();
-    const mbps = JSON.parse(out).end.sum_received.bits_per_second / 1e6;
-    console.log(
-      `profile: ${protocol} format, ${transport} socket, ${secs} s of TCP a → b: ${mbps.toFixed(0)} Mbit/s`,
-    );
+    const end = JSON.parse(out).end;
+    const rate = load === "udp64"
+      ? `${((end.sum.packets - end.sum.lost_packets) / end.sum.seconds / 1000).toFixed(0)} k 64 B datagrams/s`
+      : `${(end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s`;
+    console.log(`profile: ${protocol} format, ${transport} socket, ${secs} s of ${load} a → b: ${rate}`);
     for (const [i, me] of [[1, "a"], [0, "b"]] as const) { // startTappets returns [b, a]
       const status = await procs[i].stop("SIGTERM", 10_000);
       if (status.code !== 0) throw new Error(`${me} exited with ${status.code}: see ${dir}/${me}.log`);
       for (const f of Deno.readDirSync(`${dir}/${me}`)) {
         const { total, byFunction } = selfTimes(JSON.parse(Deno.readTextFileSync(`${dir}/${me}/${f.name}`)));
         console.log(
-          `\n${me === "a" ? "a (sends the TCP data)" : "b (receives it)"}: ${
+          `\n${me === "a" ? "a (sends)" : "b (receives)"}: ${
             (total / 1e6).toFixed(1)
           } s sampled`,
         );
