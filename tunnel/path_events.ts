@@ -2,13 +2,16 @@
  * The runner's side of the path's size (issue 14): the path MTU to assume
  * until the engine finds one (`--path-mtu`, else the MTU of the underlay
  * interface the route to the peer uses, looked up again when a server
- * learns its peer), the `-v` line when the path's size becomes known or
- * changes, and `--set-mtu` (the TAP's MTU set to the one that fits).
+ * learns its peer), the path MTU tappet works with now (for the warnings:
+ * never the kernel's cached one, which a forged ICMP can lower), the `-v`
+ * line when the path's size becomes known or changes, and `--set-mtu` (the
+ * TAP's MTU set to the one that fits).
  *
  * @module
  */
 
 import type { Endpoint } from "../core/endpoint.ts";
+import type { Engine } from "../core/engine.ts";
 import type { PacketBuffer } from "../core/packet.ts";
 import { setFragmentable } from "../io/sockopt.ts";
 import type { SendFailure, SyncTransport } from "../io/transport.ts";
@@ -17,22 +20,33 @@ import { log } from "../log.ts";
 import type { TunnelEvents } from "./forwarder.ts";
 import type { TunnelOptions } from "./loop.ts";
 import { underlayMtu } from "./route.ts";
-import { IPV6_MIN_MTU } from "./path.ts";
-import { interfaceState } from "./iface.ts";
+import { IPV6_MIN_MTU, maxDatagram } from "./path.ts";
+import { interfaceState, ipUdpHeader } from "./iface.ts";
 import type { TunnelConfig } from "./run.ts";
 
 /** Bytes of an Ethernet header (<linux/if_ether.h> ETH_HLEN): the TAP's MTU
  * leaves it out. */
 const ETH_HLEN = 14;
 
-/** The tunnel options `events` and `path` for `config`: `inner`'s events,
- * with the path's reports added. `peer` is the client's server address. */
+/** What {@linkcode pathEvents} gives the runner. */
+export interface PathEvents extends Pick<TunnelOptions, "events" | "path"> {
+  /** The path MTU tappet works with now, bytes: the size `engine`'s probes
+   * found, else the one assumed (`--path-mtu`, or the underlay interface's
+   * MTU); undefined while unknown. The forwarder takes the same value at its
+   * next batch (tunnel/path.ts maxDatagram). */
+  readonly pathMtuNow: () => number | undefined;
+}
+
+/** The tunnel options `events` and `path` for `config`: the events `report`
+ * makes (given {@linkcode PathEvents.pathMtuNow}), with the path's reports
+ * added. `peer` is the client's server address. */
 export function pathEvents(
   config: TunnelConfig,
   peer: Endpoint | undefined,
-  inner: TunnelEvents,
+  engine: Engine,
+  report: (pathMtuNow: () => number | undefined) => TunnelEvents,
   socket?: SyncTransport,
-): Pick<TunnelOptions, "events" | "path"> {
+): PathEvents {
   const lookup = (to: Endpoint) => {
     const found = underlayMtu(to.hostname, config.family);
     if (found !== undefined) {
@@ -41,10 +55,17 @@ export function pathEvents(
     return found?.mtu;
   };
   let pathMtu = config.pathMtu ?? (peer === undefined ? undefined : lookup(peer));
+  const pathMtuNow = () => {
+    const d = maxDatagram(engine, pathMtu, config.family);
+    return d === undefined ? undefined : d + ipUdpHeader(config.family);
+  };
+  const inner = report(pathMtuNow);
   const events: TunnelEvents = {
     peerChanged(p, first) {
-      inner.peerChanged(p, first);
+      // Looked up first: inner's check of the path to a server's new peer
+      // asks pathMtuNow.
       if (first && config.pathMtu === undefined) pathMtu = lookup(p);
+      inner.peerChanged(p, first);
     },
     sendFailed: (f) => inner.sendFailed(f),
     writeFailed: (e) => inner.writeFailed(e),
@@ -84,6 +105,7 @@ export function pathEvents(
     };
   return {
     events,
+    pathMtuNow,
     path: {
       pathMtu: () => pathMtu,
       family: config.family,
