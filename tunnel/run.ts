@@ -33,7 +33,7 @@ import { DenoUdpTransport } from "../io/udp_deno.ts";
 import { FfiUdpTransport } from "../io/udp_ffi.ts";
 import { log, writeStderr } from "../log.ts";
 import { type InterfaceState, interfaceState, startWarnings } from "./iface.ts";
-import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
+import { type LoopStatus, Tunnel, type TunnelInfo } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
 import { probeCeilingFor, withProbes } from "./pmtu_probe.ts";
 import { pathEvents } from "./path_events.ts";
@@ -119,7 +119,7 @@ export interface RunHooks {
    * at the moment it is called (see {@linkcode Tunnel.status}); valid until
    * runTunnel settles (then `running` is false). For `tappet status` and
    * metrics. */
-  started?(status: () => TunnelStatus): void;
+  started?(status: () => LoopStatus): void;
 }
 
 /**
