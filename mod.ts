@@ -75,7 +75,7 @@ export {
 } from "./tunnel/forwarder.ts";
 export { IDLE_POLL_MS, PARK_MS, PollDriver, YIELD_NS, yieldToEventLoop } from "./tunnel/poll_driver.ts";
 export { AsyncDriver } from "./tunnel/async_driver.ts";
-export { Tunnel, type TunnelInfo, type TunnelOptions, type TunnelStatus } from "./tunnel/loop.ts";
+export { type LoopStatus, Tunnel, type TunnelInfo, type TunnelOptions } from "./tunnel/loop.ts";
 export { type InterfaceState, interfaceState } from "./tunnel/iface.ts";
 export type { Engine, SessionInfo } from "./core/engine.ts";
 export { LEGACY_KEEPALIVE_MS, LegacyEngine, type LegacyEngineOptions } from "./core/legacy_engine.ts";

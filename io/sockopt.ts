@@ -1,7 +1,9 @@
 /**
  * Socket options Deno does not expose, set through FFI on the socket that
- * `Deno.listenDatagram` made: DF (path MTU discovery "do"), buffer sizes, and
- * a path MTU query for the EMSGSIZE warning.
+ * `Deno.listenDatagram` made: DF without the kernel's cached path MTU, and
+ * DF off for the rare datagram the kernel may fragment. (tappet never asks
+ * the kernel for its cached path MTU, which a forged ICMP can lower: the
+ * path's size is its own, tunnel/path.ts.)
  *
  * Deno does not hand out the fd of a DatagramConn, so {@linkcode findUdpFd}
  * finds it by asking getsockname() of each fd for the bound port.
@@ -9,9 +11,8 @@
  * @module
  */
 
-import { C, closeQuietly, errno, libc, strerror } from "../ffi/libc.ts";
-import type { Endpoint } from "../core/endpoint.ts";
-import { sockaddr, SOCKADDR_STORAGE_BYTES } from "./sockaddr.ts";
+import { C, errno, libc, strerror } from "../ffi/libc.ts";
+import { SOCKADDR_STORAGE_BYTES } from "./sockaddr.ts";
 
 /** The highest fd number searched for a socket. */
 const MAX_FD = 4096;
@@ -82,26 +83,3 @@ const DONT4 = int32(C.IP_PMTUDISC_DONT);
 const PROBE4 = int32(C.IP_PMTUDISC_PROBE);
 const DONT6 = int32(C.IPV6_PMTUDISC_DONT);
 const PROBE6 = int32(C.IPV6_PMTUDISC_PROBE);
-
-/**
- * The path MTU the kernel knows for `to` (IP_MTU of a socket connected
- * there), in bytes, or undefined when it cannot be found. Makes and closes a
- * socket: call it on a rare event (EMSGSIZE), not per packet.
- */
-export function pathMtu(to: Endpoint, family: 4 | 6): number | undefined {
-  const c = libc();
-  const fd = c.socket(family === 6 ? C.AF_INET6 : C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0);
-  if (fd < 0) return undefined;
-  try {
-    const sa = sockaddr(to, family);
-    if (c.connect(fd, sa, sa.length) < 0) return undefined;
-    const mtu = new Int32Array(1);
-    const len = new Uint32Array([4]);
-    const r = family === 6
-      ? c.getsockopt(fd, C.IPPROTO_IPV6, C.IPV6_MTU, new Uint8Array(mtu.buffer), new Uint8Array(len.buffer))
-      : c.getsockopt(fd, C.IPPROTO_IP, C.IP_MTU, new Uint8Array(mtu.buffer), new Uint8Array(len.buffer));
-    return r < 0 ? undefined : mtu[0];
-  } finally {
-    closeQuietly(fd);
-  }
-}

@@ -50,7 +50,9 @@ Deno.test({
       procs.push(...await startTappets(t, dir, { protocol: "current", extra: ["--path-mtu", "1280"] }));
       assert.ok(await waitForPing(t.a.ns, t.b.overlay, 20), "no ping through the tunnel");
       const [b, a] = procs;
-      await a.waitFor(/path MTU is 1280 bytes: frames up to 1228 bytes fit, TAP MTU 1214/);
+      await a.waitFor(
+        /path MTU to \S+ is 1280 bytes \(--path-mtu\): frames up to 1228 bytes fit, TAP MTU 1214/,
+      );
       // Without DF (and without the kernel fragmenting: -M dont), before any
       // ICMP taught a's kernel the path: tappet cuts it.
       const frag = await pingOut(t, "-n -c 3 -i 0.2 -W 2 -M dont -s 1400", t.b.overlay);
@@ -143,8 +145,12 @@ Deno.test({
       // a's route to b leaves by a 1500-byte link (the narrower one is beyond:
       // that is what --path-mtu, or the current format's probing, is for); b's
       // by the 1280-byte link, looked up once b has heard from a.
-      await a.waitFor(/path MTU is 1500 bytes: frames up to 1416 bytes fit, TAP MTU 1402/);
-      await b.waitFor(/path MTU is 1280 bytes: frames up to 1196 bytes fit, TAP MTU 1182/);
+      await a.waitFor(
+        /path MTU to \S+ is 1500 bytes \(the underlay interface's MTU\): frames up to 1416 bytes fit, TAP MTU 1402/,
+      );
+      await b.waitFor(
+        /path MTU to \S+ is 1280 bytes \(the underlay interface's MTU\): frames up to 1196 bytes fit, TAP MTU 1182/,
+      );
     }),
 });
 

@@ -91,7 +91,7 @@ Deno.test({
     const ns = `tptvb${Deno.pid}`;
     const del = await namespace(ns, { tap: "tp0" }); // made down, MTU 1500
     const dir = Deno.makeTempDirSync({ prefix: "tappet-verbose-" });
-    const run = async (name: string) => {
+    const run = async (name: string, extra: string[] = []) => {
       const p = new NsProcess(
         ns,
         tappetArgv([
@@ -105,6 +105,7 @@ Deno.test({
           "--connect",
           "198.18.240.2:41011",
           "-v",
+          ...extra,
         ]),
         `${dir}/${name}.log`,
       );
@@ -133,6 +134,20 @@ Deno.test({
       await sh(["ip", "-n", ns, "link", "set", "tp0", "mtu", "1434", "up"]);
       const second = await run("second");
       assert.doesNotMatch(second.join("\n"), /is down|too big/, "nothing to say once both are fixed");
+      // The check takes the path MTU tappet works with (here --path-mtu),
+      // not the kernel's cached one (1500, the route's).
+      const third = await run("third", ["--path-mtu", "1400"]);
+      assert.ok(
+        third.some((l) =>
+          l.startsWith(
+            "tappet: warning: the MTU of tp0 (1434) is too big for the path to 198.18.240.2:41011: ",
+          ) &&
+          l.endsWith(
+            "set the TAP MTU of tp0 to 1334 (path MTU 1400 − 66) with 'ip link set tp0 mtu 1334' (or run with --set-mtu)",
+          )
+        ),
+        third.join("\n"),
+      );
     } finally {
       await del();
       Deno.removeSync(dir, { recursive: true });

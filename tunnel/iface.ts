@@ -12,7 +12,6 @@ import { formatHostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import { ETH_HLEN, IPV4_HLEN, IPV6_HLEN } from "../core/mss.ts";
 import { C, closeQuietly, cString, libc } from "../ffi/libc.ts";
-import { pathMtu } from "../io/sockopt.ts";
 
 /** From <linux/sockios.h>: get an interface's flags, its MTU. */
 const SIOCGIFFLAGS = 0x8913n;
@@ -78,12 +77,14 @@ export function mtuAdvice(iface: string, pathMtu: number, family: 4 | 6, overhea
 /**
  * The warnings for interface `iface` and the path to `peer` (when known):
  * the interface is down, or its MTU is larger than the path lets a sealed
- * frame be. Empty when all is well or nothing could be read.
+ * frame be. `pathMtu` is the path MTU tappet works with (bytes; see
+ * {@linkcode mtuWarning}). Empty when all is well or nothing could be read.
  */
 export function startWarnings(
   iface: string,
   state: InterfaceState | undefined,
   peer: Endpoint | undefined,
+  pathMtu: number | undefined,
   family: 4 | 6,
   overhead: number,
 ): string[] {
@@ -92,21 +93,26 @@ export function startWarnings(
   if (!state.up) {
     out.push(`interface ${iface} is down: frames will not flow until 'ip link set ${iface} up'`);
   }
-  const warning = peer === undefined ? undefined : mtuWarning(iface, state.mtu, peer, family, overhead);
+  const warning = peer === undefined
+    ? undefined
+    : mtuWarning(iface, state.mtu, peer, pathMtu, family, overhead);
   if (warning !== undefined) out.push(warning);
   return out;
 }
 
-/** The warning for a TAP MTU of `mtu` too large for the path to `peer`, or
- * undefined when it fits or the path MTU is unknown. */
+/** The warning for a TAP MTU of `mtu` too large for `path`, the path MTU
+ * to `peer` in bytes that tappet works with (tunnel/path.ts: its probes'
+ * finding, else `--path-mtu` or the underlay interface's MTU; never the
+ * kernel's cached path MTU, which a forged ICMP can lower), or undefined
+ * when it fits or the path MTU is unknown. */
 export function mtuWarning(
   iface: string,
   mtu: number,
   peer: Endpoint,
+  path: number | undefined,
   family: 4 | 6,
   overhead: number,
 ): string | undefined {
-  const path = pathMtu(peer, family);
   if (path === undefined || mtu <= tapMtuFor(path, family, overhead)) return undefined;
   const fix = `'ip link set ${iface} mtu ${tapMtuFor(path, family, overhead)}'`;
   return `the MTU of ${iface} (${mtu}) is too big for the path to ${

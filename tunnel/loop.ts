@@ -40,8 +40,10 @@ export interface TunnelInfo {
 /** A tunnel's state at one moment (see {@linkcode Tunnel.status}): plain
  * data, safe to keep, print or serialise; no secret in it. The
  * {@linkcode TunnelInfo} fields are those the runner gave (absent when it
- * gave none, as in tests), but for `iface`, the device's name. */
-export interface TunnelStatus extends Partial<TunnelInfo> {
+ * gave none, as in tests), but for `iface`, the device's name. The runner
+ * turns it into the operator's view, tunnel/status.ts `TunnelStatus`
+ * (tunnel/watch.ts snapshotOf, then statusOf). */
+export interface LoopStatus extends Partial<TunnelInfo> {
   /** The TAP interface's name. */
   readonly iface: string;
   /** True until the tunnel has stopped. */
@@ -180,7 +182,7 @@ export class Tunnel {
    * `tappet status`, metrics and tests; cheap, but allocates: not for the
    * packet path.
    */
-  status(): TunnelStatus {
+  status(): LoopStatus {
     const { transport, engine, info } = this.#o;
     return {
       ...info,
@@ -193,7 +195,7 @@ export class Tunnel {
     };
   }
 
-  #pathStatus(): Pick<TunnelStatus, "pathMtu" | "tapMtuAdvised" | "ipv6BelowMinimum"> {
+  #pathStatus(): Pick<LoopStatus, "pathMtu" | "tapMtuAdvised" | "ipv6BelowMinimum"> {
     const { maxDatagram: d, ipv6BelowMinimum } = this.#fw.path;
     if (d === undefined) return {};
     const family = this.#o.path?.family ?? 4;

@@ -2,13 +2,17 @@
  * The runner's side of the path's size (issue 14): the path MTU to assume
  * until the engine finds one (`--path-mtu`, else the MTU of the underlay
  * interface the route to the peer uses, looked up again when a server
- * learns its peer), the `-v` line when the path's size becomes known or
- * changes, and `--set-mtu` (the TAP's MTU set to the one that fits).
+ * learns its peer), the path MTU tappet works with now (for the warnings:
+ * never the kernel's cached one, which a forged ICMP can lower), the `-v`
+ * line when the path's size becomes known or changes, and `--set-mtu` (the
+ * TAP's MTU set to the one that fits).
  *
  * @module
  */
 
+import { formatHostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
+import type { Engine } from "../core/engine.ts";
 import type { PacketBuffer } from "../core/packet.ts";
 import { setFragmentable } from "../io/sockopt.ts";
 import type { SendFailure, SyncTransport } from "../io/transport.ts";
@@ -17,22 +21,33 @@ import { log } from "../log.ts";
 import type { TunnelEvents } from "./forwarder.ts";
 import type { TunnelOptions } from "./loop.ts";
 import { underlayMtu } from "./route.ts";
-import { IPV6_MIN_MTU } from "./path.ts";
-import { interfaceState } from "./iface.ts";
+import { IPV6_MIN_MTU, maxDatagram, maxFrame } from "./path.ts";
+import { interfaceState, ipUdpHeader } from "./iface.ts";
 import type { TunnelConfig } from "./run.ts";
 
 /** Bytes of an Ethernet header (<linux/if_ether.h> ETH_HLEN): the TAP's MTU
  * leaves it out. */
 const ETH_HLEN = 14;
 
-/** The tunnel options `events` and `path` for `config`: `inner`'s events,
- * with the path's reports added. `peer` is the client's server address. */
+/** What {@linkcode pathEvents} gives the runner. */
+export interface PathEvents extends Pick<TunnelOptions, "events" | "path"> {
+  /** The path MTU tappet works with now, bytes: the size `engine`'s probes
+   * found, else the one assumed (`--path-mtu`, or the underlay interface's
+   * MTU); undefined while unknown. The forwarder takes the same value at its
+   * next batch (tunnel/path.ts maxDatagram). */
+  readonly pathMtuNow: () => number | undefined;
+}
+
+/** The tunnel options `events` and `path` for `config`: the events `report`
+ * makes (given {@linkcode PathEvents.pathMtuNow}), with the path's reports
+ * added. `peer` is the client's server address. */
 export function pathEvents(
   config: TunnelConfig,
   peer: Endpoint | undefined,
-  inner: TunnelEvents,
+  engine: Engine,
+  report: (pathMtuNow: () => number | undefined) => TunnelEvents,
   socket?: SyncTransport,
-): Pick<TunnelOptions, "events" | "path"> {
+): PathEvents {
   const lookup = (to: Endpoint) => {
     const found = underlayMtu(to.hostname, config.family);
     if (found !== undefined) {
@@ -41,18 +56,46 @@ export function pathEvents(
     return found?.mtu;
   };
   let pathMtu = config.pathMtu ?? (peer === undefined ? undefined : lookup(peer));
+  const pathMtuNow = () => {
+    const d = maxDatagram(engine, pathMtu, config.family);
+    return d === undefined ? undefined : d + ipUdpHeader(config.family);
+  };
+  const inner = report(pathMtuNow);
+  // The -v line: one per change of the path's size (the forwarder's
+  // pathChanged, at its next batch) or of where it comes from (a probe
+  // result that leaves the size as it was: said when the engine reports it).
+  const to = () => engine.peer ?? peer;
+  let said: { mtu: number; probed: number | undefined } | undefined;
+  const say = (mtu: number, frame: number, change: string) => {
+    const probed = engine.maxDatagram;
+    const lost = probed === undefined && said?.probed !== undefined;
+    log.info`${pathLine(to(), change, mtu, source(probed, config.pathMtu, lost), frame)}`;
+    said = { mtu, probed };
+  };
   const events: TunnelEvents = {
     peerChanged(p, first) {
-      inner.peerChanged(p, first);
+      // Looked up first: inner's check of the path to a server's new peer
+      // asks pathMtuNow.
       if (first && config.pathMtu === undefined) pathMtu = lookup(p);
+      inner.peerChanged(p, first);
+    },
+    maxDatagramChanged(probed) {
+      inner.maxDatagramChanged?.(probed);
+      if (said === undefined || probed === said.probed) return; // said already, or nothing yet
+      const now = pathMtuNow();
+      if (now === undefined) {
+        log.info`${pathLine(to(), "is", undefined, "the peer answers no probes")}`;
+        said = undefined;
+      } else if (now === said.mtu) {
+        say(now, maxFrame(now - ipUdpHeader(config.family), engine.overhead), "is");
+      } // else the forwarder reports the new size at its next batch
     },
     sendFailed: (f) => inner.sendFailed(f),
     writeFailed: (e) => inner.writeFailed(e),
     receiveFailed: (e) => inner.receiveFailed(e),
-    pathChanged(mtu, maxFrame, first) {
-      const fits = maxFrame - ETH_HLEN;
-      const change = first ? "is" : "changed to";
-      log.info`path MTU ${change} ${mtu} bytes: frames up to ${maxFrame} bytes fit, TAP MTU ${fits}`;
+    pathChanged(mtu, frame, first) {
+      say(mtu, frame, first ? "is" : "changed to");
+      const fits = frame - ETH_HLEN;
       if (config.setMtu !== true) return;
       // Never below IPv6's minimum (the kernel turns IPv6 off on a smaller
       // link) when such frames can go out fragmentable.
@@ -84,6 +127,7 @@ export function pathEvents(
     };
   return {
     events,
+    pathMtuNow,
     path: {
       pathMtu: () => pathMtu,
       family: config.family,
@@ -91,4 +135,34 @@ export function pathEvents(
       sendFragmentable,
     },
   };
+}
+
+/** Where a path MTU comes from, for its line: the engine's probe result
+ * (`probed`, UDP payload bytes), else `--path-mtu` (`configured`), else the
+ * underlay interface's MTU; `lost`: the probes had found a size and no
+ * longer do. */
+function source(probed: number | undefined, configured: number | undefined, lost: boolean): string {
+  if (probed !== undefined) return `probed: datagrams up to ${probed} bytes`;
+  const from = configured !== undefined ? "--path-mtu" : "the underlay interface's MTU";
+  return lost ? `${from}: the peer answers no probes` : from;
+}
+
+/**
+ * The one `-v` line for the path's size: e.g. "path MTU to 198.18.0.2:7011
+ * is 1280 bytes (probed: datagrams up to 1252 bytes): frames up to 1228
+ * bytes fit, TAP MTU 1214" (`change` "is" or "changed to"; `mtu` and
+ * `frame` bytes), or, with `mtu` undefined, "path MTU to … unknown (why)".
+ */
+export function pathLine(
+  peer: Endpoint | undefined,
+  change: string,
+  mtu: number | undefined,
+  why: string,
+  frame = 0,
+): string {
+  const to = `path MTU to ${peer === undefined ? "the peer" : formatHostPort(peer)}`;
+  if (mtu === undefined) return `${to} unknown (${why})`;
+  return `${to} ${change} ${mtu} bytes (${why}): frames up to ${frame} bytes fit, TAP MTU ${
+    frame - ETH_HLEN
+  }`;
 }

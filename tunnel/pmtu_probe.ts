@@ -1,16 +1,13 @@
 /**
  * The runner's side of path MTU probing (core/pmtud.ts, docs/PROTOCOL.md §4
  * "Probes"): the engine's probe ceiling from the route to the peer, set at
- * start (a client) and whenever the peer is heard at a new address, and a
- * log line at `-v` when the size the probes found changes.
+ * start (a client) and whenever the peer is heard at a new address.
  *
  * @module
  */
 
-import { formatHostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { Engine } from "../core/engine.ts";
-import { log } from "../log.ts";
 import type { TunnelEvents } from "./forwarder.ts";
 import { ipUdpHeader } from "./iface.ts";
 import { underlayMtu } from "./route.ts";
@@ -25,29 +22,15 @@ export function probeCeilingFor(peer: Endpoint, family: 4 | 6): number | undefin
   return mtu === undefined ? undefined : mtu - ipUdpHeader(family);
 }
 
-/** The one line for a new `maxDatagram` (bytes of UDP payload, or
- * undefined: unknown). */
-export function pathLine(maxDatagram: number | undefined, peer: Endpoint | undefined, family: 4 | 6): string {
-  const to = peer === undefined ? "the peer" : formatHostPort(peer);
-  if (maxDatagram === undefined) return `path MTU to ${to} unknown: the peer answers no probes`;
-  return `path MTU to ${to} is ${
-    maxDatagram + ipUdpHeader(family)
-  } bytes (probed: datagrams up to ${maxDatagram} bytes)`;
-}
-
 /** `events` with the probe's part added: a new peer address sets the
- * engine's ceiling for it, and a change of the engine's `maxDatagram` is
- * logged at `-v` (info). */
+ * engine's ceiling for it. (The `-v` line for what the probes find is
+ * tunnel/path_events.ts's, one per change.) */
 export function withProbes(events: TunnelEvents, engine: Engine, family: 4 | 6): TunnelEvents {
   return {
     ...events,
     peerChanged(peer: Endpoint, first: boolean) {
       events.peerChanged(peer, first);
       engine.setProbeCeiling?.(probeCeilingFor(peer, family));
-    },
-    maxDatagramChanged(maxDatagram: number | undefined) {
-      events.maxDatagramChanged?.(maxDatagram);
-      log.info`${pathLine(maxDatagram, engine.peer, family)}`;
     },
   };
 }

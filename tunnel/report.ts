@@ -9,8 +9,8 @@
 import { formatHostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { Stats } from "../core/stats.ts";
+import { ETH_HLEN } from "../core/mss.ts";
 import { Errno } from "../ffi/libc.ts";
-import { pathMtu } from "../io/sockopt.ts";
 import type { SendFailure } from "../io/transport.ts";
 import { log, netLog } from "../log.ts";
 import type { TunnelEvents } from "./forwarder.ts";
@@ -29,6 +29,11 @@ export interface ReportContext {
   readonly mtu: number | undefined;
   /** True for a server: its peer is checked when it is first heard. */
   readonly listen: boolean;
+  /** The path MTU tappet works with now, bytes (tunnel/path_events.ts:
+   * the probes' finding, else `--path-mtu` or the underlay interface's MTU;
+   * never the kernel's cached path MTU, which a forged ICMP can lower);
+   * undefined while unknown. Asked on a rare event (a new peer, EMSGSIZE). */
+  readonly pathMtu: () => number | undefined;
 }
 
 /** Log lines for what the forwarder reports. */
@@ -40,15 +45,15 @@ export function tunnelEvents(c: ReportContext): TunnelEvents {
       else log.info`peer moved to ${formatHostPort(peer)}`;
       // A server learns where its peer is only now: check the path to it.
       if (c.listen && c.mtu !== undefined) {
-        const warning = mtuWarning(device, c.mtu, peer, family, overhead);
+        const warning = mtuWarning(device, c.mtu, peer, c.pathMtu(), family, overhead);
         if (warning !== undefined) log.warn`${warning}`;
       }
     },
     sendFailed(f: SendFailure) {
       if (f.code === "EMSGSIZE") {
-        const mtu = pathMtu(f.to, family);
+        const mtu = c.pathMtu();
         const frame = f.length - overhead;
-        const less = ipUdpHeader(family) + overhead + 14;
+        const less = ipUdpHeader(family) + overhead + ETH_HLEN;
         const advice = mtu === undefined
           ? `set the TAP MTU of ${device} to the path MTU − ${less}`
           : mtuAdvice(device, mtu, family, overhead);

@@ -32,8 +32,8 @@ import type { Transport } from "../io/transport.ts";
 import { DenoUdpTransport } from "../io/udp_deno.ts";
 import { FfiUdpTransport } from "../io/udp_ffi.ts";
 import { log, writeStderr } from "../log.ts";
-import { interfaceState, startWarnings } from "./iface.ts";
-import { Tunnel, type TunnelInfo, type TunnelStatus } from "./loop.ts";
+import { type InterfaceState, interfaceState, startWarnings } from "./iface.ts";
+import { type LoopStatus, Tunnel, type TunnelInfo } from "./loop.ts";
 import { logStopped, tunnelEvents } from "./report.ts";
 import { probeCeilingFor, withProbes } from "./pmtu_probe.ts";
 import { pathEvents } from "./path_events.ts";
@@ -119,7 +119,7 @@ export interface RunHooks {
    * at the moment it is called (see {@linkcode Tunnel.status}); valid until
    * runTunnel settles (then `running` is false). For `tappet status` and
    * metrics. */
-  started?(status: () => TunnelStatus): void;
+  started?(status: () => LoopStatus): void;
 }
 
 /**
@@ -155,6 +155,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
   let transport: Transport | undefined;
   let engine: Engine | undefined;
   let info: TunnelInfo;
+  let state: InterfaceState | undefined;
   let ops: Operations | undefined;
   const opsWarnings: string[] = [];
   let noncePrefix: number | undefined;
@@ -238,8 +239,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       ? `listening on ${where}`
       : `sending to ${where} from ${formatHostPort(udp.local)}`;
     log.info`${role}, interface ${config.iface}, ${detail}, ${config.transport} socket`;
-    const state = interfaceState(config.iface);
-    for (const w of startWarnings(config.iface, state, peer, config.family, engine.overhead)) log.warn`${w}`;
+    state = interfaceState(config.iface);
     info = {
       protocol: config.protocol,
       transport: config.transport,
@@ -277,18 +277,27 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
 
   // The path's size (issue 14): from --path-mtu, the underlay interface or
   // the engine's probes; its events wrap the runner's log lines.
+  // The warnings check against that size, never the kernel's cached path
+  // MTU (a forged ICMP can lower it).
+  const overhead = engine.overhead;
   const pathFit = pathEvents(
     config,
     peer,
-    tunnelEvents({
-      iface: config.iface,
-      family: config.family,
-      overhead: engine.overhead,
-      mtu: info.mtu,
-      listen: config.listen,
-    }),
+    engine,
+    (pathMtu) =>
+      tunnelEvents({
+        iface: config.iface,
+        family: config.family,
+        overhead,
+        mtu: info.mtu,
+        listen: config.listen,
+        pathMtu,
+      }),
     transport.sync,
   );
+  for (const w of startWarnings(config.iface, state, peer, pathFit.pathMtuNow(), config.family, overhead)) {
+    log.warn`${w}`;
+  }
   const tunnel = new Tunnel({
     device,
     transport,
@@ -297,7 +306,7 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
     arena,
     clock: monotonicNs,
     info,
-    ...pathFit,
+    path: pathFit.path,
     events: withProbes(pathFit.events, engine, config.family),
   });
   const status = () => {

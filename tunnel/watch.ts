@@ -29,7 +29,7 @@ import { monotonicNs } from "../ffi/libc.ts";
 import { log } from "../log.ts";
 import type { TunnelConfig } from "./run.ts";
 import { tapMtuFor } from "./iface.ts";
-import type { TunnelStatus as LoopStatus } from "./loop.ts";
+import type { LoopStatus } from "./loop.ts";
 import { kernelFacts } from "./operations.ts";
 import type { TunnelSnapshot } from "./status.ts";
 
