@@ -15,6 +15,11 @@
  * the median over rounds: absolute numbers drift on a shared machine.
  *
  *     deno task bench [--rounds N] [--secs S] [--rows a,b,...] [--reference ROW] [--out FILE.jsonl]
+ *     deno task bench --micro [--rows ...]
+ *
+ * `--micro` first times a full-size frame's seal and open alone in each
+ * format (bench/micro.ts); alone it prints that and stops, with rows it also
+ * prints each tappet row's CPU per frame over that cost.
  *
  * Needs root, iperf3 and ping. Rows whose program is missing are skipped,
  * each with a line saying what to install. The rows are in bench/rows.ts,
@@ -30,6 +35,7 @@ import type { Row } from "./bench/row.ts";
 import { ROWS } from "./bench/rows.ts";
 import { measure } from "./bench/measure.ts";
 import { markdown, type Measurement, summarize } from "./bench/summary.ts";
+import { currentMicro, legacyMicro, type MicroResult } from "./bench/micro.ts";
 
 /** The chart renderer, run with its own lockfile (see chart.ts). */
 const CHART = new URL("./chart.ts", import.meta.url).pathname;
@@ -47,6 +53,17 @@ if (import.meta.main) {
       console.error(`bench: ${tool} is missing: apt-get install ${tool === "ping" ? "iputils-ping" : tool}`);
       Deno.exit(2);
     }
+  }
+  let micro: Record<"legacy" | "current", MicroResult> | undefined;
+  if (Deno.args.includes("--micro")) {
+    // The largest frame of each format's TAP MTU (bench/tappet.ts): 1402 and 1434, + 14.
+    micro = { legacy: legacyMicro(1416), current: currentMicro(1448) };
+    for (const [format, m] of Object.entries(micro)) {
+      console.log(
+        `micro: ${format} format, seal + open of a ${m.frame}-byte frame alone: ${m.ns.toFixed(0)} ns`,
+      );
+    }
+    if (!Deno.args.some((a) => a.startsWith("--rows"))) Deno.exit(0);
   }
   const rounds = Number(arg("rounds", "3"));
   const secs = Number(arg("secs", "10"));
@@ -82,6 +99,14 @@ if (import.meta.main) {
   const date = new Date().toISOString().slice(0, 10);
   console.log(`${date}, ${rounds} rounds of ${secs} s, medians:\n`);
   console.log(markdown(summary, reference));
+  for (const s of summary) {
+    const m = micro?.[s.row.includes("legacy") ? "legacy" : "current"];
+    if (m === undefined || !s.row.startsWith("tappet") || !(s.ns_per_frame > 0)) continue;
+    // ns_per_frame is per frame and tunnel end: a frame's trip costs twice it,
+    // against one seal (at one end) and one open (at the other).
+    const over = (2 * s.ns_per_frame) / m.ns;
+    console.log(`${s.row}: CPU per frame (both ends) ${over.toFixed(2)}× its seal + open alone`);
+  }
   const svg = out.replace(/\.jsonl$/, "") + ".svg";
   const title = `tappet benchmark, ${date}: ${rounds} rounds of ${secs} s, medians`;
   const drawn = await new Deno.Command(Deno.execPath(), {

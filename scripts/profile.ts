@@ -98,9 +98,7 @@ if (import.meta.main) {
       for (const f of Deno.readDirSync(`${dir}/${me}`)) {
         const { total, byFunction } = selfTimes(JSON.parse(Deno.readTextFileSync(`${dir}/${me}/${f.name}`)));
         console.log(
-          `\n${me === "a" ? "a (sends)" : "b (receives)"}: ${
-            (total / 1e6).toFixed(1)
-          } s sampled`,
+          `\n${me === "a" ? "a (sends)" : "b (receives)"}: ${(total / 1e6).toFixed(1)} s sampled`,
         );
         for (const [name, t] of byFunction.slice(0, top)) {
           console.log(`${(100 * t / total).toFixed(1).padStart(6)}%  ${name}`);
