@@ -33,21 +33,10 @@ import {
 } from "./noise_crypto.ts";
 import { type CipherState, SymmetricState } from "./noise_state.ts";
 import { secretCopy } from "./secret.ts";
+import { concatBytes } from "./bytes.ts";
 
 export * from "./noise_crypto.ts";
 export * from "./noise_state.ts";
-
-function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** A token of a message pattern (spec §7.1, §9). */
 export type Token = "e" | "s" | "ee" | "es" | "se" | "ss" | "psk";
@@ -299,7 +288,7 @@ export class HandshakeState {
         }
       }
       parts.push(this.#ss.encryptAndHash(payload));
-      const message = concat(parts);
+      const message = concatBytes(parts);
       if (message.length > MAX_MESSAGE) throw new RangeError(`Noise message of ${message.length} bytes`);
       this.#index++;
       return message;

@@ -18,6 +18,7 @@
 
 import { big } from "../ffi/big.ts";
 import { memzero, randomBytes, sodium } from "../ffi/sodium.ts";
+import { concatBytes } from "./bytes.ts";
 import { isAllZero, secretBytes, secretCopy } from "./secret.ts";
 
 /** Length of an X25519 public key, secret key and shared secret. */
@@ -45,15 +46,7 @@ export const x25519Count: { dh: number; base: number } = { dh: 0, base: 0 };
 
 /** The concatenation of `parts`, in a secret buffer (the caller zeroes it). */
 export function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = secretBytes(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts, secretBytes);
 }
 
 /** BLAKE2b-512 (unkeyed) of the concatenation of `parts`: 64 bytes. The

@@ -13,6 +13,27 @@
 import { UserError } from "../errors.ts";
 import { LibraryLoadError } from "./load.ts";
 
+/** int crypto_aead_chacha20poly1305_ietf_encrypt(unsigned char *c,
+ *   unsigned long long *clen_p, const unsigned char *m, unsigned long long mlen,
+ *   const unsigned char *ad, unsigned long long adlen, const unsigned char *nsec,
+ *   const unsigned char *npub, const unsigned char *k): c = ciphertext || tag;
+ *   c may equal m (in place). The xchacha20 variant has the same signature. */
+const AEAD_ENCRYPT = {
+  parameters: ["buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer", "buffer"],
+  result: "i32",
+} as const;
+
+/** int crypto_aead_chacha20poly1305_ietf_decrypt(unsigned char *m,
+ *   unsigned long long *mlen_p, unsigned char *nsec, const unsigned char *c,
+ *   unsigned long long clen, const unsigned char *ad, unsigned long long adlen,
+ *   const unsigned char *npub, const unsigned char *k): -1 when the tag is
+ *   wrong (m untouched); m may equal c. The xchacha20 variant has the same
+ *   signature. */
+const AEAD_DECRYPT = {
+  parameters: ["buffer", "buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer"],
+  result: "i32",
+} as const;
+
 const SYMBOLS = {
   /** int sodium_init(void): 0 on success, 1 if already done, -1 on failure */
   sodium_init: { parameters: [], result: "i32" },
@@ -59,34 +80,14 @@ const SYMBOLS = {
     parameters: ["buffer", "usize", "buffer", "u64", "buffer", "usize"],
     result: "i32",
   },
-  /** int crypto_aead_chacha20poly1305_ietf_encrypt(unsigned char *c,
-   *   unsigned long long *clen_p, const unsigned char *m, unsigned long long mlen,
-   *   const unsigned char *ad, unsigned long long adlen, const unsigned char *nsec,
-   *   const unsigned char *npub, const unsigned char *k): c = ciphertext || tag;
-   *   c may equal m (in place) */
-  crypto_aead_chacha20poly1305_ietf_encrypt: {
-    parameters: ["buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  /** int crypto_aead_chacha20poly1305_ietf_decrypt(unsigned char *m,
-   *   unsigned long long *mlen_p, unsigned char *nsec, const unsigned char *c,
-   *   unsigned long long clen, const unsigned char *ad, unsigned long long adlen,
-   *   const unsigned char *npub, const unsigned char *k): -1 when the tag is
-   *   wrong (m untouched); m may equal c */
-  crypto_aead_chacha20poly1305_ietf_decrypt: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer"],
-    result: "i32",
-  },
-  /** crypto_aead_xchacha20poly1305_ietf_encrypt: as above, 24-byte nonce */
-  crypto_aead_xchacha20poly1305_ietf_encrypt: {
-    parameters: ["buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  /** crypto_aead_xchacha20poly1305_ietf_decrypt: as above, 24-byte nonce */
-  crypto_aead_xchacha20poly1305_ietf_decrypt: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "u64", "buffer", "u64", "buffer", "buffer"],
-    result: "i32",
-  },
+  /** {@linkcode AEAD_ENCRYPT}: 12-byte nonce */
+  crypto_aead_chacha20poly1305_ietf_encrypt: AEAD_ENCRYPT,
+  /** {@linkcode AEAD_DECRYPT}: 12-byte nonce */
+  crypto_aead_chacha20poly1305_ietf_decrypt: AEAD_DECRYPT,
+  /** {@linkcode AEAD_ENCRYPT} with a 24-byte nonce (npub) */
+  crypto_aead_xchacha20poly1305_ietf_encrypt: AEAD_ENCRYPT,
+  /** {@linkcode AEAD_DECRYPT} with a 24-byte nonce (npub) */
+  crypto_aead_xchacha20poly1305_ietf_decrypt: AEAD_DECRYPT,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The sonames tried, in order, after `TAPPET_LIBSODIUM`. */

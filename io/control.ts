@@ -27,6 +27,7 @@
  */
 
 import { UserError } from "../errors.ts";
+import { concatBytes } from "../core/bytes.ts";
 import { CONTROL_DIR, controlDir, defaultControlPath } from "./control_path.ts";
 
 export { CONTROL_DIR, controlDir, defaultControlPath };
@@ -342,7 +343,7 @@ export async function requestControl(path: string, request: string, timeoutMs = 
       if (total > CONTROL_LIMITS.responseBytes) throw new ControlError("bad-answer", "answer too long");
     }
     if (total === 0) throw new ControlError("closed", "closed without an answer");
-    const text = decoder.decode(concat(chunks, total));
+    const text = decoder.decode(concatBytes(chunks));
     try {
       return JSON.parse(text);
     } catch (e) {
@@ -362,16 +363,6 @@ export async function requestControl(path: string, request: string, timeoutMs = 
       // Already closed.
     }
   }
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** The control sockets (`*.sock`) in `dir`, sorted; none when `dir` is missing. */

@@ -36,35 +36,62 @@ export const INPUTS = {
   frame_r2i: "02000000000a02000000000b0806000108000604000202000000000bc613000202000000000ac6130001",
 };
 
-/** Runs the handshake and the first datagrams with the fixed inputs. */
-export function makeVectors(): Record<string, unknown> {
-  const now = 5e9;
+/** The inputs {@linkcode vectorEngines} needs: {@linkcode INPUTS}, or the
+ * same read back from the vectors file. Keys and ephemerals in hex. */
+export type EngineInputs = Pick<
+  typeof INPUTS,
+  | "initiator_secret"
+  | "responder_secret"
+  | "initiator_ephemeral"
+  | "responder_ephemeral"
+  | "psk"
+  | "initiator_index"
+  | "responder_index"
+  | "unix_ms"
+>;
+
+/** The two engines of the vectors, made at `now` (ns) from `inputs`: each
+ * with its secret key, the other's public key, the PSK, its ephemeral and
+ * index, the wall clock fixed at `unix_ms`, no randomness; the initiator
+ * sends to the responder at 198.18.0.2:1011. The caller closes both. */
+export function vectorEngines(
+  inputs: EngineInputs,
+  now: number,
+): { initiator: CurrentEngine; responder: CurrentEngine } {
   const mk = (secret: string, peerSecret: string, ephemeral: string, index: number, peer?: boolean) =>
     new CurrentEngine({
       secretKey: bytes(secret),
       peerPublic: keyPairFromSecret(bytes(peerSecret)).publicKey,
-      psk: bytes(INPUTS.psk),
+      psk: bytes(inputs.psk),
       peer: peer ? { hostname: "198.18.0.2", port: 1011 } : undefined,
       now,
-      wallClock: () => INPUTS.unix_ms,
+      wallClock: () => inputs.unix_ms,
       generateKeyPair: () => keyPairFromSecret(bytes(ephemeral)),
       randomIndex: () => index,
       random: () => 0,
     });
+  return {
+    responder: mk(
+      inputs.responder_secret,
+      inputs.initiator_secret,
+      inputs.responder_ephemeral,
+      inputs.responder_index,
+    ),
+    initiator: mk(
+      inputs.initiator_secret,
+      inputs.responder_secret,
+      inputs.initiator_ephemeral,
+      inputs.initiator_index,
+      true,
+    ),
+  };
+}
+
+/** Runs the handshake and the first datagrams with the fixed inputs. */
+export function makeVectors(): Record<string, unknown> {
+  const now = 5e9;
   const from = { hostname: "198.18.0.1", port: 40000 };
-  const responder = mk(
-    INPUTS.responder_secret,
-    INPUTS.initiator_secret,
-    INPUTS.responder_ephemeral,
-    INPUTS.responder_index,
-  );
-  const initiator = mk(
-    INPUTS.initiator_secret,
-    INPUTS.responder_secret,
-    INPUTS.initiator_ephemeral,
-    INPUTS.initiator_index,
-    true,
-  );
+  const { initiator, responder } = vectorEngines(INPUTS, now);
   const buf = new PacketBuffer(DATA.HEADER);
   const take = (e: CurrentEngine) => {
     const n = e.nextControl(buf, now);

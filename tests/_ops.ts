@@ -6,7 +6,7 @@
 
 import { strict as assert } from "node:assert";
 import { type Bed, keygen, NsProcess, tappetArgv, withBed } from "../scripts/harness.ts";
-import { type NetnsPair, waitForPing } from "../scripts/netns.ts";
+import { type NetnsPair, type PairOptions, waitForPing } from "../scripts/netns.ts";
 import type { TunnelStatus } from "../tunnel/status.ts";
 import { isRoot } from "./_util.ts";
 
@@ -58,11 +58,12 @@ export function startEnd(
 }
 
 /** The test `name`, run as root only and not when `skip`: a bed
- * ({@linkcode withBed}) of pair `id` and a temporary directory named
- * `prefix`…, with the keys of {@linkcode keys} made in it, for `body`. */
+ * ({@linkcode withBed}) of pair `id` (or of all of a pair's options) and a
+ * temporary directory named `prefix`…, with the keys of {@linkcode keys}
+ * made in it, for `body`. */
 export function bedTest(
   name: string,
-  id: number,
+  id: number | PairOptions,
   prefix: string,
   body: (bed: Bed) => Promise<void>,
   skip = false,
@@ -71,7 +72,7 @@ export function bedTest(
     name,
     ignore: !isRoot() || skip,
     async fn() {
-      await withBed({ id }, prefix, async (bed) => {
+      await withBed(typeof id === "number" ? { id } : id, prefix, async (bed) => {
         await keys(bed.dir);
         await body(bed);
       });

@@ -130,77 +130,89 @@ function shell(name: string, program: string, opts: { ns?: string; cwd?: string 
   return outputLines(argv, `${name} printed errors`, opts);
 }
 
-Deno.test({
-  name: "completion (fish): complete -C gives subcommands, options, values, file names",
-  ignore: !has("fish"),
-  fn: async () => {
-    const d = Deno.makeTempDirSync({ prefix: "tappet-fish-" });
-    try {
-      Deno.writeTextFileSync(`${d}/tappet.fish`, completionScript("fish"));
-      Deno.writeTextFileSync(`${d}/alice.key`, "");
-      const C = async (line: string) =>
-        (await shell("fish", `source ${d}/tappet.fish; complete -C '${line}'`, { cwd: d })).map((l) =>
-          l.split("\t")[0]
-        );
-      const first = await C("tappet ");
-      for (const w of ["keygen", "run", "status", "help", "completion"]) {
-        assert.ok(first.includes(w), `${w}: ${first}`);
-      }
-      assert.deepEqual(await C("tappet run --pe"), ["--peer-key"]);
-      assert.deepEqual(await C("tappet run --protocol "), ["current", "legacy"]);
-      assert.deepEqual(await C("tappet completion "), ["bash", "fish", "zsh"]);
-      assert.deepEqual(await C("tappet run --key al"), ["alice.key"]);
-    } finally {
-      Deno.removeSync(d, { recursive: true });
-    }
-  },
-});
+/** Where zsh and fish look for tappet's completion script. */
+const SCRIPT_FILE = { zsh: "_tappet", fish: "tappet.fish" } as const;
 
-Deno.test({
-  name: "completion (zsh): _tappet offers the words zsh's compadd and _files are given",
-  ignore: !has("zsh"),
-  fn: async () => {
-    const d = Deno.makeTempDirSync({ prefix: "tappet-zsh-" });
-    try {
-      Deno.writeTextFileSync(`${d}/_tappet`, completionScript("zsh"));
-      // compadd and _files stubbed: zsh filters by prefix itself.
-      const stubs =
-        'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }; _files() { print FILES; }';
-      const Z = (words: string[]) =>
-        shell(
-          "zsh",
-          `${stubs}; source ${d}/_tappet; words=(${
-            words.map((w) => `'${w}'`).join(" ")
-          }); CURRENT=${words.length}; _tappet`,
-        );
-      const first = await Z(["tappet", ""]);
-      for (const w of ["keygen", "run", "status", "help", "completion"]) {
-        assert.ok(first.includes(w), `${w}: ${first}`);
+/** The test `name`, skipped unless each of `shells` is installed (and, with
+ * `root`, unless root): `body` gets a scratch directory holding each shell's
+ * script under {@linkcode SCRIPT_FILE}, deleted afterwards. */
+function shellTest(
+  name: string,
+  shells: (keyof typeof SCRIPT_FILE)[],
+  body: (d: string) => Promise<void>,
+  root = false,
+): void {
+  Deno.test({
+    name,
+    ignore: (root && !isRoot()) || !shells.every(has),
+    fn: async () => {
+      const d = Deno.makeTempDirSync({ prefix: `tappet-${shells.join("")}-` });
+      try {
+        for (const s of shells) Deno.writeTextFileSync(`${d}/${SCRIPT_FILE[s]}`, completionScript(s));
+        await body(d);
+      } finally {
+        Deno.removeSync(d, { recursive: true });
       }
-      assert.ok((await Z(["tappet", "run", "--pe"])).includes("--peer-key"));
-      assert.deepEqual(await Z(["tappet", "run", "--protocol", ""]), ["current", "legacy"]);
-      for (const opt of ["--key", "--peer-key", "--psk", "--nonce-file", "--config"]) {
-        assert.deepEqual(await Z(["tappet", "run", opt, ""]), ["FILES"], opt);
-      }
-      assert.deepEqual(await Z(["tappet", "completion", ""]), ["bash", "fish", "zsh"]);
-    } finally {
-      Deno.removeSync(d, { recursive: true });
-    }
-  },
-});
+    },
+  });
+}
 
-Deno.test({
-  name: "completion (zsh, fish): TAP interfaces for --tap",
-  ignore: !isRoot() || !has("zsh") || !has("fish"),
-  fn: async () => {
+shellTest(
+  "completion (fish): complete -C gives subcommands, options, values, file names",
+  ["fish"],
+  async (d) => {
+    Deno.writeTextFileSync(`${d}/alice.key`, "");
+    const C = async (line: string) =>
+      (await shell("fish", `source ${d}/tappet.fish; complete -C '${line}'`, { cwd: d })).map((l) =>
+        l.split("\t")[0]
+      );
+    const first = await C("tappet ");
+    for (const w of ["keygen", "run", "status", "help", "completion"]) {
+      assert.ok(first.includes(w), `${w}: ${first}`);
+    }
+    assert.deepEqual(await C("tappet run --pe"), ["--peer-key"]);
+    assert.deepEqual(await C("tappet run --protocol "), ["current", "legacy"]);
+    assert.deepEqual(await C("tappet completion "), ["bash", "fish", "zsh"]);
+    assert.deepEqual(await C("tappet run --key al"), ["alice.key"]);
+  },
+);
+
+shellTest(
+  "completion (zsh): _tappet offers the words zsh's compadd and _files are given",
+  ["zsh"],
+  async (d) => {
+    // compadd and _files stubbed: zsh filters by prefix itself.
+    const stubs =
+      'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }; _files() { print FILES; }';
+    const Z = (words: string[]) =>
+      shell(
+        "zsh",
+        `${stubs}; source ${d}/_tappet; words=(${
+          words.map((w) => `'${w}'`).join(" ")
+        }); CURRENT=${words.length}; _tappet`,
+      );
+    const first = await Z(["tappet", ""]);
+    for (const w of ["keygen", "run", "status", "help", "completion"]) {
+      assert.ok(first.includes(w), `${w}: ${first}`);
+    }
+    assert.ok((await Z(["tappet", "run", "--pe"])).includes("--peer-key"));
+    assert.deepEqual(await Z(["tappet", "run", "--protocol", ""]), ["current", "legacy"]);
+    for (const opt of ["--key", "--peer-key", "--psk", "--nonce-file", "--config"]) {
+      assert.deepEqual(await Z(["tappet", "run", opt, ""]), ["FILES"], opt);
+    }
+    assert.deepEqual(await Z(["tappet", "completion", ""]), ["bash", "fish", "zsh"]);
+  },
+);
+
+shellTest(
+  "completion (zsh, fish): TAP interfaces for --tap",
+  ["zsh", "fish"],
+  async (d) => {
     const ns = `tptcomplz${Deno.pid}`;
-    const d = Deno.makeTempDirSync({ prefix: "tappet-zf-" });
     await sh(["ip", "netns", "add", ns]);
     try {
       await sh(["ip", "-n", ns, "tuntap", "add", "tpz0", "mode", "tap"]);
       await sh(["ip", "-n", ns, "tuntap", "add", "tunz0", "mode", "tun"]);
-      Deno.writeTextFileSync(`${d}/_tappet`, completionScript("zsh"));
-      Deno.writeTextFileSync(`${d}/tappet.fish`, completionScript("fish"));
       const stubs = 'compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }';
       const z = await shell(
         "zsh",
@@ -212,7 +224,7 @@ Deno.test({
       assert.deepEqual(f.map((l) => l.split("\t")[0]), ["tpz0"]);
     } finally {
       await sh(["ip", "netns", "del", ns], { allowFail: true });
-      Deno.removeSync(d, { recursive: true });
     }
   },
-});
+  true,
+);

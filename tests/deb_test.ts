@@ -13,7 +13,7 @@ import { strict as assert } from "node:assert";
 import denoJson from "../deno.json" with { type: "json" };
 import { isRoot } from "./_util.ts";
 import { createPair, sh, waitForPing } from "../scripts/netns.ts";
-import { NsProcess } from "../scripts/harness.ts";
+import { NsProcess, runArgs } from "../scripts/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BIN = "/usr/bin/tappet";
@@ -170,34 +170,18 @@ async function tunnel(dir: string): Promise<void> {
   const pair = await createPair({ id: PAIR_ID, tapUser: "tappet" });
   const procs: NsProcess[] = [];
   try {
-    const common = (me: string, peer: string) => [
-      BIN,
-      "run",
-      "--tap",
-      "tp0",
-      "--key",
-      `${keys}/${me}.key`,
-      "--peer-key",
-      `${keys}/${peer}.pub`,
-      ...control(me),
-    ];
-    const opts = { user: "tappet", cwd: keys };
-    procs.push(
-      new NsProcess(
-        pair.a.ns,
-        [...common("a", "b"), "--listen", `${pair.a.underlay}:${PORT}`],
-        `${dir}/a.log`,
-        opts,
-      ),
-    );
-    procs.push(
-      new NsProcess(
-        pair.b.ns,
-        [...common("b", "a"), "--connect", `${pair.a.underlay}:${PORT}`],
-        `${dir}/b.log`,
-        opts,
-      ),
-    );
+    // a listens, then b connects to it.
+    const ends = [["a", "b", "--listen"], ["b", "a", "--connect"]] as const;
+    for (const [me, peer, role] of ends) {
+      procs.push(
+        new NsProcess(
+          pair[me].ns,
+          [BIN, ...runArgs(keys, me, peer), ...control(me), role, `${pair.a.underlay}:${PORT}`],
+          `${dir}/${me}.log`,
+          { user: "tappet", cwd: keys },
+        ),
+      );
+    }
     const ok = await waitForPing(pair.b.ns, pair.a.overlay, 30);
     assert.ok(ok, `no ping through the tunnel:\n${procs.map((p) => p.text()).join("\n")}`);
   } finally {

@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { createPair, removeControlDir, sh, waitForPing } from "../scripts/netns.ts";
+import { createPair, sh, waitForPing } from "../scripts/netns.ts";
 import { NsProcess, tappetArgv } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { namespace, oneLine, tappet } from "./_cli.ts";
@@ -141,37 +141,55 @@ Deno.test("errors: argument mistakes give one line, the usage and --help, exit 2
   }
 });
 
-Deno.test({
-  name: "errors: nonce files that are missing, of the wrong size or at their maximum",
-  ignore: !isRoot(),
-  fn: async () => {
-    const d = files();
-    const ns = `tptnonce${Deno.pid}`;
-    const del = await namespace(ns, { tap: "tp0", address: "198.18.250.2" });
-    try {
-      const run = (nonce: string) => tappet([...legacy(d, { nonce }).slice(0, 6), "-l"], { ns });
-      oneLine(
-        await run(`${d}/none`),
-        1,
-        /nonce file .*none does not exist: create it with: dd if=\/dev\/zero of=/,
-      );
-      Deno.writeFileSync(`${d}/three`, new Uint8Array(3));
-      oneLine(
-        await run(`${d}/three`),
-        1,
-        /nonce file .*three holds 3 bytes, but the file must hold exactly 4 bytes/,
-      );
-      Deno.writeFileSync(`${d}/max`, new Uint8Array([255, 255, 255, 255]));
-      oneLine(
-        await run(`${d}/max`),
-        1,
-        /nonce file .*max is at its maximum \(prefix overflow\): regenerate keys on both peers and reset the nonce files/,
-      );
-    } finally {
-      await del();
-    }
+/** The root-only test `name`: `body` gets the files of {@linkcode files}
+ * and namespace `ns` (made by {@linkcode namespace} with `options`),
+ * deleted afterwards whatever happens. */
+function nsTest(
+  name: string,
+  ns: string,
+  options: Parameters<typeof namespace>[1],
+  body: (d: string, ns: string) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !isRoot(),
+    fn: async () => {
+      const d = files();
+      const del = await namespace(ns, options);
+      try {
+        await body(d, ns);
+      } finally {
+        await del();
+      }
+    },
+  });
+}
+
+nsTest(
+  "errors: nonce files that are missing, of the wrong size or at their maximum",
+  `tptnonce${Deno.pid}`,
+  { tap: "tp0", address: "198.18.250.2" },
+  async (d, ns) => {
+    const run = (nonce: string) => tappet([...legacy(d, { nonce }).slice(0, 6), "-l"], { ns });
+    oneLine(
+      await run(`${d}/none`),
+      1,
+      /nonce file .*none does not exist: create it with: dd if=\/dev\/zero of=/,
+    );
+    Deno.writeFileSync(`${d}/three`, new Uint8Array(3));
+    oneLine(
+      await run(`${d}/three`),
+      1,
+      /nonce file .*three holds 3 bytes, but the file must hold exactly 4 bytes/,
+    );
+    Deno.writeFileSync(`${d}/max`, new Uint8Array([255, 255, 255, 255]));
+    oneLine(
+      await run(`${d}/max`),
+      1,
+      /nonce file .*max is at its maximum \(prefix overflow\): regenerate keys on both peers and reset the nonce files/,
+    );
   },
-});
+);
 
 Deno.test("errors: libsodium that cannot be loaded names the Debian package", async () => {
   const d = files();
@@ -194,33 +212,26 @@ Deno.test("errors: an interface name longer than 15 bytes is rejected, not trunc
   );
 });
 
-Deno.test({
-  name: "errors: a TAP interface that does not exist is never created; the error shows ip tuntap add",
-  ignore: !isRoot(),
-  fn: async () => {
-    const d = files();
-    const ns = `tpterr${Deno.pid}`;
-    await sh(["ip", "netns", "add", ns]);
-    try {
-      const o = await tappet(legacy(d, { iface: "tpmissing" }), { ns });
-      oneLine(
-        o,
-        1,
-        /interface tpmissing does not exist: create it with 'ip tuntap add tpmissing mode tap user USER/,
-      );
-      const links = await sh(["ip", "-n", ns, "link", "show"]);
-      assert.doesNotMatch(links, /tpmissing/, "tappet must not have created it");
-      assert.deepEqual(
-        Deno.readFileSync(`${d}/nonce`),
-        new Uint8Array(4),
-        "a failed start burns no nonce prefix",
-      );
-    } finally {
-      await sh(["ip", "netns", "del", ns], { allowFail: true });
-      removeControlDir(ns);
-    }
+nsTest(
+  "errors: a TAP interface that does not exist is never created; the error shows ip tuntap add",
+  `tpterr${Deno.pid}`,
+  {},
+  async (d, ns) => {
+    const o = await tappet(legacy(d, { iface: "tpmissing" }), { ns });
+    oneLine(
+      o,
+      1,
+      /interface tpmissing does not exist: create it with 'ip tuntap add tpmissing mode tap user USER/,
+    );
+    const links = await sh(["ip", "-n", ns, "link", "show"]);
+    assert.doesNotMatch(links, /tpmissing/, "tappet must not have created it");
+    assert.deepEqual(
+      Deno.readFileSync(`${d}/nonce`),
+      new Uint8Array(4),
+      "a failed start burns no nonce prefix",
+    );
   },
-});
+);
 
 Deno.test({
   name: "errors: a frame too big for the path gets ICMP with the right MTU, and a warning names the TAP MTU",

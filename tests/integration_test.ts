@@ -15,9 +15,10 @@
  */
 
 import { strict as assert } from "node:assert";
-import { macOf, type NetnsPair, ping, sh, waitForPing } from "../scripts/netns.ts";
-import { keygen, NsProcess, runArgs, tappetArgv, transfer, withBed } from "../scripts/harness.ts";
+import { macOf, type NetnsPair, type PairOptions, ping, sh, waitForPing } from "../scripts/netns.ts";
+import { type Bed, NsProcess, runArgs, tappetArgv, transfer } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
+import { bedTest } from "./_ops.ts";
 
 const canRun = isRoot() && (() => {
   try {
@@ -31,12 +32,6 @@ const canRun = isRoot() && (() => {
 const C_BIN = Deno.env.get("TAPPET_C_BIN");
 const C_USER = Deno.env.get("TAPPET_C_USER") ?? "tappetc";
 const TRANSFER_BYTES = 12 * 1024 * 1024;
-
-/** Makes key pairs a and b with `tappet keygen`, and zeroed nonce files. */
-async function keysAndNonces(dir: string): Promise<void> {
-  await keygen(dir);
-  for (const name of ["a", "b"]) Deno.writeFileSync(`${dir}/nonce-${name}`, new Uint8Array(4));
-}
 
 /** The checks every working tunnel must pass. */
 async function exercise(pair: NetnsPair, dir: string, checkNonces = true): Promise<void> {
@@ -72,6 +67,29 @@ async function exercise(pair: NetnsPair, dir: string, checkNonces = true): Promi
   }
 }
 
+/** The 2014 command line of end `me` on `tap`, its nonce file and keys in
+ * `dir` (the peer is the other of a and b), reaching the server at
+ * `host`:`port`; with `listen`, the server's (`-l`). */
+function args2014(
+  dir: string,
+  tap: string,
+  me: "a" | "b",
+  host: string,
+  port: string,
+  listen: boolean,
+): string[] {
+  const peer = me === "a" ? "b" : "a";
+  return [
+    tap,
+    `${dir}/nonce-${me}`,
+    `${dir}/${me}.key`,
+    `${dir}/${peer}.pub`,
+    host,
+    port,
+    ...(listen ? ["-l"] : []),
+  ];
+}
+
 async function stopCleanly(procs: NsProcess[]): Promise<void> {
   for (const p of procs) {
     const status = await p.stop("SIGTERM");
@@ -79,156 +97,120 @@ async function stopCleanly(procs: NsProcess[]): Promise<void> {
   }
 }
 
-Deno.test({
-  name: "integration: legacy tunnel over IPv4, 2014 command line, keys from tappet keygen",
-  ignore: !canRun,
-  fn: () =>
-    withBed({ id: 101, family: 4 }, "tappet-it-", async ({ pair, dir, procs }) => {
-      await keysAndNonces(dir);
-      const port = "1011";
+/** The test `name`, run only where namespaces and TAP work (and not when
+ * `skip`): a {@linkcode bedTest} of pair `options`, its keys made with
+ * `tappet keygen` and zeroed nonce files for a and b added, for `body`. */
+function tunnelTest(
+  name: string,
+  options: PairOptions,
+  body: (bed: Bed) => Promise<void>,
+  skip = false,
+): void {
+  bedTest(name, options, "tappet-it-", (bed) => {
+    for (const n of ["a", "b"]) Deno.writeFileSync(`${bed.dir}/nonce-${n}`, new Uint8Array(4));
+    return body(bed);
+  }, !canRun || skip);
+}
+
+tunnelTest(
+  "integration: legacy tunnel over IPv4, 2014 command line, keys from tappet keygen",
+  { id: 101, family: 4 },
+  async ({ pair, dir, procs }) => {
+    const port = "1011";
+    const { a, b } = pair;
+    procs.push(
+      new NsProcess(b.ns, tappetArgv(args2014(dir, b.tap, "b", b.underlay, port, true)), `${dir}/b.log`),
+    );
+    procs.push(
+      new NsProcess(a.ns, tappetArgv(args2014(dir, a.tap, "a", b.underlay, port, false)), `${dir}/a.log`),
+    );
+    await exercise(pair, dir);
+    await stopCleanly(procs);
+  },
+);
+
+for (const transport of ["ffi", "deno"]) {
+  tunnelTest(
+    `integration: legacy tunnel over IPv6, named options (tappet run, ${transport} socket)`,
+    { id: transport === "ffi" ? 102 : 122, family: 6 },
+    async ({ pair, dir, procs }) => {
       const { a, b } = pair;
+      const server = `[${b.underlay}]:1011`;
+      const common = (me: string, peer: string) => [
+        ...runArgs(dir, me, peer),
+        "--protocol",
+        "legacy",
+        "--transport",
+        transport,
+        "--nonce-file",
+        `${dir}/nonce-${me}`,
+      ];
       procs.push(
-        new NsProcess(
-          b.ns,
-          tappetArgv([b.tap, `${dir}/nonce-b`, `${dir}/b.key`, `${dir}/a.pub`, b.underlay, port, "-l"]),
-          `${dir}/b.log`,
-        ),
+        new NsProcess(b.ns, tappetArgv([...common("b", "a"), "--listen", server]), `${dir}/b.log`),
       );
       procs.push(
-        new NsProcess(
-          a.ns,
-          tappetArgv([a.tap, `${dir}/nonce-a`, `${dir}/a.key`, `${dir}/b.pub`, b.underlay, port]),
-          `${dir}/a.log`,
-        ),
+        new NsProcess(a.ns, tappetArgv([...common("a", "b"), "--connect", server]), `${dir}/a.log`),
       );
       await exercise(pair, dir);
       await stopCleanly(procs);
-    }),
-});
-
-for (const transport of ["ffi", "deno"]) {
-  Deno.test({
-    name: `integration: legacy tunnel over IPv6, named options (tappet run, ${transport} socket)`,
-    ignore: !canRun,
-    fn: () =>
-      withBed(
-        { id: transport === "ffi" ? 102 : 122, family: 6 },
-        "tappet-it-",
-        async ({ pair, dir, procs }) => {
-          await keysAndNonces(dir);
-          const { a, b } = pair;
-          const server = `[${b.underlay}]:1011`;
-          const common = (me: string, peer: string) => [
-            ...runArgs(dir, me, peer),
-            "--protocol",
-            "legacy",
-            "--transport",
-            transport,
-            "--nonce-file",
-            `${dir}/nonce-${me}`,
-          ];
-          procs.push(
-            new NsProcess(b.ns, tappetArgv([...common("b", "a"), "--listen", server]), `${dir}/b.log`),
-          );
-          procs.push(
-            new NsProcess(a.ns, tappetArgv([...common("a", "b"), "--connect", server]), `${dir}/a.log`),
-          );
-          await exercise(pair, dir);
-          await stopCleanly(procs);
-        },
-      ),
-  });
+    },
+  );
 }
 
-Deno.test({
-  name: "integration: a restarted client is accepted again (its nonce prefix is larger)",
-  ignore: !canRun,
-  fn: () =>
-    withBed({ id: 103, family: 4 }, "tappet-it-", async ({ pair, dir, procs }) => {
-      await keysAndNonces(dir);
-      const { a, b } = pair;
-      const server = new NsProcess(
-        b.ns,
-        tappetArgv([b.tap, `${dir}/nonce-b`, `${dir}/b.key`, `${dir}/a.pub`, b.underlay, "1011", "-l"]),
-        `${dir}/b.log`,
-      );
-      procs.push(server);
-      const clientArgs = tappetArgv([
-        a.tap,
-        `${dir}/nonce-a`,
-        `${dir}/a.key`,
-        `${dir}/b.pub`,
-        b.underlay,
-        "1011",
-      ]);
-      const first = new NsProcess(a.ns, clientArgs, `${dir}/a1.log`);
-      procs.push(first);
-      assert.ok(await waitForPing(a.ns, b.overlay));
-      assert.equal((await first.stop("SIGTERM")).code, 0);
-      const second = new NsProcess(a.ns, clientArgs, `${dir}/a2.log`);
-      procs.push(second);
-      assert.ok(await waitForPing(a.ns, b.overlay), "the server accepts the restarted client");
-      assert.deepEqual(Deno.readFileSync(`${dir}/nonce-a`), new Uint8Array([2, 0, 0, 0]));
-      await stopCleanly([second, server]);
-    }),
-});
+tunnelTest(
+  "integration: a restarted client is accepted again (its nonce prefix is larger)",
+  { id: 103, family: 4 },
+  async ({ pair, dir, procs }) => {
+    const { a, b } = pair;
+    const server = new NsProcess(
+      b.ns,
+      tappetArgv(args2014(dir, b.tap, "b", b.underlay, "1011", true)),
+      `${dir}/b.log`,
+    );
+    procs.push(server);
+    const clientArgs = tappetArgv(args2014(dir, a.tap, "a", b.underlay, "1011", false));
+    const first = new NsProcess(a.ns, clientArgs, `${dir}/a1.log`);
+    procs.push(first);
+    assert.ok(await waitForPing(a.ns, b.overlay));
+    assert.equal((await first.stop("SIGTERM")).code, 0);
+    const second = new NsProcess(a.ns, clientArgs, `${dir}/a2.log`);
+    procs.push(second);
+    assert.ok(await waitForPing(a.ns, b.overlay), "the server accepts the restarted client");
+    assert.deepEqual(Deno.readFileSync(`${dir}/nonce-a`), new Uint8Array([2, 0, 0, 0]));
+    await stopCleanly([second, server]);
+  },
+);
 
 for (const [name, cServer] of [["C server, Deno client", true], ["Deno server, C client", false]] as const) {
-  Deno.test({
-    name: `interop with the 2014 C tappet: ${name} (needs TAPPET_C_BIN)`,
-    ignore: !canRun || C_BIN === undefined,
-    fn: () =>
-      withBed(
-        { id: cServer ? 104 : 105, family: 4, tapUser: C_USER },
-        "tappet-it-",
-        async ({ pair, dir, procs }) => {
-          await keysAndNonces(dir);
-          await sh(["chown", "-R", C_USER, dir]);
-          const { a, b } = pair;
-          const port = "41011";
-          const cSide = cServer ? b : a;
-          const denoSide = cServer ? a : b;
-          const cMe = cServer ? "b" : "a";
-          const dMe = cServer ? "a" : "b";
-          const cPeer = cServer ? "a" : "b";
-          const dPeer = cServer ? "b" : "a";
-          const listenC = cServer ? ["-l"] : [];
-          const listenD = cServer ? [] : ["-l"];
-          const cProc = () =>
-            new NsProcess(
-              cSide.ns,
-              [
-                C_BIN!,
-                cSide.tap,
-                `${dir}/nonce-${cMe}`,
-                `${dir}/${cMe}.key`,
-                `${dir}/${cPeer}.pub`,
-                b.underlay,
-                port,
-                ...listenC,
-              ],
-              `${dir}/c.log`,
-              { user: C_USER },
-            );
-          const denoProc = () =>
-            new NsProcess(
-              denoSide.ns,
-              tappetArgv([
-                denoSide.tap,
-                `${dir}/nonce-${dMe}`,
-                `${dir}/${dMe}.key`,
-                `${dir}/${dPeer}.pub`,
-                b.underlay,
-                port,
-                ...listenD,
-              ]),
-              `${dir}/deno.log`,
-            );
-          // The server first, then the client.
-          if (cServer) procs.push(cProc(), denoProc());
-          else procs.push(denoProc(), cProc());
-          await exercise(pair, dir);
-        },
-      ),
-  });
+  tunnelTest(
+    `interop with the 2014 C tappet: ${name} (needs TAPPET_C_BIN)`,
+    { id: cServer ? 104 : 105, family: 4, tapUser: C_USER },
+    async ({ pair, dir, procs }) => {
+      await sh(["chown", "-R", C_USER, dir]);
+      const { a, b } = pair;
+      const port = "41011";
+      const cSide = cServer ? b : a;
+      const denoSide = cServer ? a : b;
+      const cMe = cServer ? "b" : "a";
+      const dMe = cServer ? "a" : "b";
+      const cProc = () =>
+        new NsProcess(
+          cSide.ns,
+          [C_BIN!, ...args2014(dir, cSide.tap, cMe, b.underlay, port, cServer)],
+          `${dir}/c.log`,
+          { user: C_USER },
+        );
+      const denoProc = () =>
+        new NsProcess(
+          denoSide.ns,
+          tappetArgv(args2014(dir, denoSide.tap, dMe, b.underlay, port, !cServer)),
+          `${dir}/deno.log`,
+        );
+      // The server first, then the client.
+      if (cServer) procs.push(cProc(), denoProc());
+      else procs.push(denoProc(), cProc());
+      await exercise(pair, dir);
+    },
+    C_BIN === undefined,
+  );
 }

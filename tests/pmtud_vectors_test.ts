@@ -7,15 +7,15 @@
  */
 
 import { strict as assert } from "node:assert";
-import { CurrentEngine } from "../core/current_engine.ts";
+import type { CurrentEngine } from "../core/current_engine.ts";
 import { DATA } from "../core/current_wire.ts";
-import { keyPairFromSecret } from "../core/noise.ts";
 import { PacketBuffer } from "../core/packet.ts";
 import { big } from "../ffi/big.ts";
 import { sodium } from "../ffi/sodium.ts";
 import { hex, readJson, toHex } from "./_util.ts";
+import { type EngineInputs, vectorEngines } from "../scripts/current_vectors.ts";
 
-const I = readJson<{ inputs: Record<string, string> & { initiator_index: number; unix_ms: number } }>(
+const I = readJson<{ inputs: EngineInputs & Record<"frame_i2r" | "frame_r2i", string> }>(
   "vectors/current.json",
 ).inputs;
 /** §7's Split outputs (the document's table; tests/current_vectors_test.ts
@@ -82,21 +82,7 @@ Deno.test("probe vector: the document prints the bytes §4's rules give", () => 
 
 Deno.test("probe vector: engines after the §7 handshake send exactly that probe and answer it with that ack", () => {
   const now = 5e9;
-  const bytes = hex;
-  const mk = (secret: string, peerSecret: string, eph: string, index: number, peer?: boolean) =>
-    new CurrentEngine({
-      secretKey: bytes(secret),
-      peerPublic: keyPairFromSecret(bytes(peerSecret)).publicKey,
-      psk: bytes(I.psk),
-      peer: peer ? { hostname: "198.18.0.2", port: 1011 } : undefined,
-      now,
-      wallClock: () => I.unix_ms,
-      generateKeyPair: () => keyPairFromSecret(bytes(eph)),
-      randomIndex: () => index,
-      random: () => 0,
-    });
-  const r = mk(I.responder_secret, I.initiator_secret, I.responder_ephemeral, 0xa5);
-  const i = mk(I.initiator_secret, I.responder_secret, I.initiator_ephemeral, 0x17, true);
+  const { initiator: i, responder: r } = vectorEngines(I, now);
   const buf = new PacketBuffer(DATA.HEADER);
   const take = (e: CurrentEngine) => toHex(buf.bytes.subarray(0, e.nextControl(buf, now)));
   const give = (e: CurrentEngine, h: string, port: number) => {

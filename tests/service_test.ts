@@ -18,7 +18,7 @@ import { strict as assert } from "node:assert";
 import denoJson from "../deno.json" with { type: "json" };
 import { isRoot } from "./_util.ts";
 import { createPair, type NetnsPair, sh, waitForPing } from "../scripts/netns.ts";
-import { MAIN, NsProcess } from "../scripts/harness.ts";
+import { MAIN, NsProcess, runArgs } from "../scripts/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const PAIR_ID = 217;
@@ -173,6 +173,17 @@ Deno.test({
       Deno.copyFileSync(`${dir}/peer.pub`, `${rootfs}/var/lib/tappet/peer.pub`);
       Deno.copyFileSync(`${rootfs}/var/lib/tappet/${host}.pub`, `${dir}/server.pub`);
       Deno.writeFileSync(`${dir}/nonce`, new Uint8Array(4));
+      // Starts the other end with `args` (its log `${dir}/LOG.log`) and waits
+      // for a ping to cross to `unit`'s end; then `unit`'s main process,
+      // checked to run as the tappet user.
+      const [bNs, aOverlay, container] = [pair.b.ns, pair.a.overlay, c];
+      const peerReaches = async (args: string[], log: string, unit: string) => {
+        procs.push(new NsProcess(bNs, [...run, ...args], `${dir}/${log}.log`));
+        assert.ok(await waitForPing(bNs, aOverlay, 30), `no ping: ${await journal(container, unit)}`);
+        const s = await mainStatus(container, unit);
+        assert.equal(s.Uid, `${uid}\t${uid}\t${uid}\t${uid}`);
+        return s;
+      };
 
       // A 2014 installation's files, as the 2014 unit used them.
       const lib = `${rootfs}/var/lib/tappet`;
@@ -186,19 +197,11 @@ Deno.test({
         `#!/bin/sh\nip addr add ${pair!.a.overlay}/24 dev ${iface} && ip link set ${iface} mtu 1402 up\n`;
       Deno.writeTextFileSync(`${lib}/old-pre.sh`, up("tappet-old"), { mode: 0o755 });
       await c.exec("chown tappet:tappet /var/lib/tappet/*; systemctl start tappet-legacy@old");
-      procs.push(
-        new NsProcess(
-          pair.b.ns,
-          [...run, "tp0", `${dir}/nonce`, `${dir}/peer.key`, `${dir}/server.pub`, pair.a.underlay, "1011"],
-          `${dir}/legacy.log`,
-        ),
+      const s = await peerReaches(
+        ["tp0", `${dir}/nonce`, `${dir}/peer.key`, `${dir}/server.pub`, pair.a.underlay, "1011"],
+        "legacy",
+        "tappet-legacy@old",
       );
-      assert.ok(
-        await waitForPing(pair.b.ns, pair.a.overlay, 30),
-        `no ping: ${await journal(c, "tappet-legacy@old")}`,
-      );
-      const s = await mainStatus(c, "tappet-legacy@old");
-      assert.equal(s.Uid, `${uid}\t${uid}\t${uid}\t${uid}`);
       assert.deepEqual([s.CapEff, s.CapPrm, s.CapBnd], [
         CAP_NET_BIND_SERVICE,
         CAP_NET_BIND_SERVICE,
@@ -230,30 +233,11 @@ Deno.test({
         "chgrp tappet /etc/tappet/vpn.toml; chmod 0640 /etc/tappet/vpn.toml; systemctl daemon-reload",
       );
       await c.exec("systemctl start tappet@vpn");
-      procs.push(
-        new NsProcess(
-          pair.b.ns,
-          [
-            ...run,
-            "run",
-            "--tap",
-            "tp0",
-            "--key",
-            `${dir}/peer.key`,
-            "--peer-key",
-            `${dir}/server.pub`,
-            "--connect",
-            `${pair.a.underlay}:1011`,
-          ],
-          `${dir}/current.log`,
-        ),
+      const v = await peerReaches(
+        [...runArgs(dir, "peer", "server"), "--connect", `${pair.a.underlay}:1011`],
+        "current",
+        "tappet@vpn",
       );
-      assert.ok(
-        await waitForPing(pair.b.ns, pair.a.overlay, 30),
-        `no ping: ${await journal(c, "tappet@vpn")}`,
-      );
-      const v = await mainStatus(c, "tappet@vpn");
-      assert.equal(v.Uid, `${uid}\t${uid}\t${uid}\t${uid}`);
       assert.equal(v.CapEff, CAP_NET_BIND_SERVICE);
       await c.exec("systemctl stop tappet@vpn");
       assert.doesNotMatch(await c.exec("ip -br link"), /tappet-vpn/);

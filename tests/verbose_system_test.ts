@@ -12,6 +12,7 @@ import {
   counters,
   keygen,
   NsProcess,
+  runArgs,
   startTappets,
   tappetArgv,
   transfer,
@@ -94,19 +95,7 @@ Deno.test({
     const run = async (name: string, extra: string[] = []) => {
       const p = new NsProcess(
         ns,
-        tappetArgv([
-          "run",
-          "--tap",
-          "tp0",
-          "--key",
-          `${dir}/a.key`,
-          "--peer-key",
-          `${dir}/b.pub`,
-          "--connect",
-          "198.18.240.2:41011",
-          "-v",
-          ...extra,
-        ]),
+        tappetArgv([...runArgs(dir, "a", "b"), "--connect", "198.18.240.2:41011", "-v", ...extra]),
         `${dir}/${name}.log`,
       );
       try {
