@@ -13,6 +13,7 @@ import { LegacyNonce } from "../../core/legacy_nonce.ts";
 import { DATA } from "../../core/current_wire.ts";
 import { TransportKeys } from "../../core/sessions.ts";
 import { PacketBuffer } from "../../core/packet.ts";
+import { median } from "./summary.ts";
 
 /** Frames sealed and opened per measurement; the first tenth warms up. */
 const FRAMES = 100_000;
@@ -23,10 +24,6 @@ export interface MicroResult {
   readonly frame: number;
   /** ns for one seal and one open. */
   readonly ns: number;
-}
-
-function median(xs: number[]): number {
-  return xs.sort((a, b) => a - b)[xs.length >> 1];
 }
 
 /** Times `step` (one seal and one open) over {@linkcode FRAMES}, 5 times. */

@@ -13,9 +13,9 @@ import { type Row, sleep, UNDERLAY_MTU } from "./row.ts";
 const PORT = 7011;
 /** Legacy-format TAP MTU on a 1500-byte underlay: 1500 − 28 (IPv4, UDP) −
  * 56 (nonce and tag, docs/PROTOCOL.md) − 14 (Ethernet). */
-const LEGACY_MTU = 1402;
+export const LEGACY_MTU = 1402;
 /** Current-format TAP MTU: at most 24 bytes of overhead per frame (docs/PROTOCOL.md). */
-const CURRENT_MTU = 1434;
+export const CURRENT_MTU = 1434;
 
 function fresh(path: string): string {
   Deno.writeFileSync(path, new Uint8Array(4));
