@@ -10,6 +10,9 @@
 
 import { onesSum } from "./checksum.ts";
 import { type Arena, copyBytes } from "../core/arena.ts";
+// Bytes before the counted IP length: Ethernet; Ethernet and the IPv6
+// header (whose payload length leaves it out).
+import { ETH_HLEN, IPV6_HLEN } from "../core/mss.ts";
 import { Errno } from "../ffi/libc.ts";
 import {
   ETH_IPV4,
@@ -39,10 +42,6 @@ const F = VNET_HDR_LEN;
  * length fields (RFC 791, RFC 8200). A join must not pass it, or the length
  * wraps and the kernel discards the super-frame. */
 const IP_LENGTH_MAX = 65535;
-/** Bytes before the counted IP length: Ethernet; Ethernet and the IPv6
- * header (whose payload length leaves it out). */
-const ETH_HLEN = 14;
-const IPV6_HLEN = 40;
 
 /**
  * Joins consecutive segments of one flow from a batch of received frames

@@ -13,6 +13,7 @@
 import { formatHostPort } from "../core/address.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { Engine } from "../core/engine.ts";
+import { ETH_HLEN } from "../core/mss.ts";
 import type { PacketBuffer } from "../core/packet.ts";
 import { setFragmentable } from "../io/sockopt.ts";
 import type { SendFailure, SyncTransport } from "../io/transport.ts";
@@ -24,10 +25,6 @@ import { underlayMtu } from "./route.ts";
 import { IPV6_MIN_MTU, maxDatagram, maxFrame } from "./path.ts";
 import { interfaceState, ipUdpHeader } from "./iface.ts";
 import type { TunnelConfig } from "./run.ts";
-
-/** Bytes of an Ethernet header (<linux/if_ether.h> ETH_HLEN): the TAP's MTU
- * leaves it out. */
-const ETH_HLEN = 14;
 
 /** What {@linkcode pathEvents} gives the runner. */
 export interface PathEvents extends Pick<TunnelOptions, "events" | "path"> {
