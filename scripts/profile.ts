@@ -21,6 +21,7 @@
 
 import { createPair, sh, waitForPing } from "./netns.ts";
 import { arg, NsProcess, startTappets } from "./harness.ts";
+import { receivedPps, UDP_LOAD_ARGS } from "./bench/measure.ts";
 
 /** The parts of a `.cpuprofile` this script reads. */
 interface CpuProfile {
@@ -84,12 +85,12 @@ if (import.meta.main) {
       "-t",
       secs,
       "-J",
-      ...(load === "udp64" ? ["-u", "-l", "64", "-b", "0"] : []),
+      ...(load === "udp64" ? UDP_LOAD_ARGS : []),
     ]);
     await iperfServer.stop();
     const end = JSON.parse(out).end;
     const rate = load === "udp64"
-      ? `${((end.sum.packets - end.sum.lost_packets) / end.sum.seconds / 1000).toFixed(0)} k 64 B datagrams/s`
+      ? `${(receivedPps(end) / 1000).toFixed(0)} k 64 B datagrams/s`
       : `${(end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s`;
     console.log(`profile: ${protocol} format, ${transport} socket, ${secs} s of ${load} a → b: ${rate}`);
     for (const [i, me] of [[1, "a"], [0, "b"]] as const) { // startTappets returns [b, a]

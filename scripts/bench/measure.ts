@@ -24,6 +24,17 @@ const PING_INTERVAL_S = 0.01;
 const UDP_SECS = 5;
 const UDP_LEN = 64;
 
+/** iperf3 client arguments of the small-packet load: UDP_LEN-byte
+ * datagrams as fast as iperf3 sends them (also `deno task profile --load udp64`). */
+export const UDP_LOAD_ARGS: readonly string[] = ["-u", "-l", String(UDP_LEN), "-b", "0"];
+
+/** Datagrams the receiving end got per second in an iperf3 UDP run (its
+ * JSON `end`). */
+export function receivedPps(end: IperfResult["end"]): number {
+  const sum = end.sum_received ?? end.sum;
+  return ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
+}
+
 /** utime + stime, in clock ticks, from the text of /proc/PID/stat (fields
  * 14 and 15 in proc(5); the command name in parentheses may hold spaces). */
 export function statCpuTicks(stat: string): number {
@@ -65,7 +76,7 @@ export function percentiles(rtts: number[]): { p50: number; p99: number } {
 }
 
 /** The parts of iperf3's JSON that the benchmark reads. */
-interface IperfSum {
+export interface IperfSum {
   bytes: number;
   bits_per_second: number;
   retransmits?: number;
@@ -74,7 +85,7 @@ interface IperfSum {
   lost_percent?: number;
   seconds: number;
 }
-interface IperfResult {
+export interface IperfResult {
   error?: string;
   end: { sum_received: IperfSum; sum_sent: IperfSum; sum?: IperfSum };
 }
@@ -139,11 +150,9 @@ export async function measure(row: Row, round: number, secs: number, id: number)
     }
     const rev = await iperf(pair.a.ns, ["-c", target, "-t", String(secs), "-R"]);
     m.tcp_rev_mbps = rev.end.sum_received.bits_per_second / 1e6;
-    const udpArgs = ["-u", "-l", String(UDP_LEN), "-b", "0", "-t", String(UDP_SECS)];
-    const udp = await iperf(pair.a.ns, ["-c", target, ...udpArgs]);
-    const sum = udp.end.sum_received ?? udp.end.sum;
-    m.udp_pps = ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
-    m.udp_loss_pct = sum.lost_percent;
+    const udp = await iperf(pair.a.ns, ["-c", target, ...UDP_LOAD_ARGS, "-t", String(UDP_SECS)]);
+    m.udp_pps = receivedPps(udp.end);
+    m.udp_loss_pct = (udp.end.sum_received ?? udp.end.sum).lost_percent;
     const p = await pingPercentiles(pair.a.ns, target);
     m.rtt_p50_ms = p.p50;
     m.rtt_p99_ms = p.p99;
