@@ -20,6 +20,22 @@ export function readJson<T>(name: string): T {
   return JSON.parse(Deno.readTextFileSync(new URL(`./${name}`, import.meta.url)));
 }
 
+/** Where the vectors from outside this repository are: ../shared/vectors/
+ * beside the checkout. A clone elsewhere has none. */
+export const SHARED_VECTORS: URL = new URL("../../shared/vectors/", import.meta.url);
+
+/** `SHARED_VECTORS/name` parsed, or undefined when it is absent (the tests
+ * that need it are then ignored, with a name that says so); other read or
+ * parse errors throw. */
+export function readShared<T = unknown>(name: string): T | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(new URL(name, SHARED_VECTORS)));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
 /** True when running as root (integration tests need it). */
 export function isRoot(): boolean {
   return Deno.uid() === 0;

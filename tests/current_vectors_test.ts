@@ -16,7 +16,7 @@ import { HandshakeState, keyPairFromSecret } from "../core/noise.ts";
 import { big } from "../ffi/big.ts";
 import { sodium } from "../ffi/sodium.ts";
 import { makeVectors } from "../scripts/current_vectors.ts";
-import { hex, readJson, toHex } from "./_util.ts";
+import { hex, readJson, readShared, toHex } from "./_util.ts";
 
 interface Vectors {
   inputs: Record<string, string> & { initiator_index: number; responder_index: number; unix_ms: number };
@@ -29,17 +29,8 @@ interface Vectors {
 }
 const V = readJson<Vectors>("vectors/current.json");
 const I = V.inputs;
-const SHARED = new URL("../../shared/vectors/", import.meta.url);
 const enc = new TextEncoder();
 
-function readShared(name: string): unknown {
-  try {
-    return JSON.parse(Deno.readTextFileSync(new URL(name, SHARED)));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
-  }
-}
 const sharedPresent = readShared("current.json") !== undefined;
 
 /** BLAKE2b with an `outlen`-byte digest, keyed or not: libsodium directly. */

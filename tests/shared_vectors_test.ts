@@ -24,18 +24,13 @@ import { PacketBuffer } from "../core/packet.ts";
 import { writeTai64n } from "../core/tai64n.ts";
 import { big } from "../ffi/big.ts";
 import { sodium } from "../ffi/sodium.ts";
-import { hex, toHex } from "./_util.ts";
+import { hex, readShared, SHARED_VECTORS, toHex } from "./_util.ts";
 
-const PATH = new URL("../../shared/vectors/current.json", import.meta.url);
+const PATH = new URL("current.json", SHARED_VECTORS);
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
-let file: Json | undefined;
-try {
-  file = JSON.parse(Deno.readTextFileSync(PATH));
-} catch (e) {
-  if (!(e instanceof Deno.errors.NotFound)) throw e;
-}
+const file: Json | undefined = readShared("current.json");
 const absent = file === undefined;
 const test = (name: string, fn: () => void) =>
   Deno.test({
