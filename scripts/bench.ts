@@ -15,11 +15,17 @@
  * the median over rounds: absolute numbers drift on a shared machine.
  *
  *     deno task bench [--rounds N] [--secs S] [--rows a,b,...] [--reference ROW] [--out FILE.jsonl]
+ *                     [--baseline DIR]
  *     deno task bench --micro [--rows ...]
  *
  * `--micro` first times a full-size frame's seal and open alone in each
  * format (bench/micro.ts); alone it prints that and stops, with rows it also
  * prints each tappet row's CPU per frame over that cost.
+ *
+ * `--baseline DIR` adds, after each of this tappet's rows, the same row run
+ * from the checkout at DIR (for example a `git worktree` of the commit
+ * before a change), named `ROW@base`: before and after, round by round in
+ * one run, under the same load.
  *
  * Needs root, iperf3 and ping. Rows whose program is missing are skipped,
  * each with a line saying what to install. The rows are in bench/rows.ts,
@@ -32,7 +38,7 @@
 import { sh } from "./netns.ts";
 import { arg } from "./harness.ts";
 import type { Row } from "./bench/row.ts";
-import { ROWS } from "./bench/rows.ts";
+import { baselineRow, ROWS } from "./bench/rows.ts";
 import { measure } from "./bench/measure.ts";
 import { markdown, type Measurement, summarize } from "./bench/summary.ts";
 import { currentMicro, legacyMicro, type MicroResult } from "./bench/micro.ts";
@@ -44,6 +50,14 @@ const CHART = new URL("./chart.ts", import.meta.url).pathname;
 const CHART_LOCK = new URL("./chart.lock", import.meta.url).pathname;
 /** Namespace pair numbers of the rows: 200, 201, ... (see createPair). */
 const FIRST_PAIR_ID = 200;
+
+function existsFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
 
 if (import.meta.main) {
   if (Deno.uid() !== 0) {
@@ -76,6 +90,11 @@ if (import.meta.main) {
   );
   const out = arg("out", `bench-results/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.jsonl`);
   Deno.mkdirSync(out.replace(/\/[^/]*$/, ""), { recursive: true });
+  const baseline = arg("baseline", "");
+  if (baseline !== "" && !existsFile(`${baseline}/main.ts`)) {
+    console.error(`bench: --baseline ${baseline}: no main.ts there; give the root of a tappet checkout`);
+    Deno.exit(2);
+  }
   const rows: Row[] = [];
   for (const name of wanted) {
     const row = ROWS[name];
@@ -86,6 +105,8 @@ if (import.meta.main) {
     const why = await row.unavailable();
     if (why) console.error(`bench: skipping ${name}: ${why}`);
     else rows.push(row);
+    const base = baseline === "" || why ? undefined : baselineRow(name, baseline);
+    if (base !== undefined) rows.push(base);
   }
   const results: Measurement[] = [];
   for (let round = 1; round <= rounds; round++) {

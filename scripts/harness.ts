@@ -29,9 +29,10 @@ export function runArgs(dir: string, me: string, peer: string): string[] {
   return ["run", "--tap", "tp0", "--key", `${dir}/${me}.key`, "--peer-key", `${dir}/${peer}.pub`];
 }
 
-/** argv for `deno run <flags> main.ts ARGS`, with extra Deno flags if given. */
-export function tappetArgv(args: string[], denoFlags: string[] = []): string[] {
-  return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, ...denoFlags, MAIN, ...args];
+/** argv for `deno run <flags> main.ts ARGS`, with extra Deno flags if given;
+ * `main` is the entry point (another checkout's for `bench --baseline`). */
+export function tappetArgv(args: string[], denoFlags: string[] = [], main = MAIN): string[] {
+  return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, ...denoFlags, main, ...args];
 }
 
 /** The value after `--NAME` in the script's arguments, or `fallback`. */
@@ -93,6 +94,9 @@ export interface TappetPairOptions {
   port?: number;
   /** More `tappet run` options for both ends (for example `--offload off`). */
   extra?: string[];
+  /** The root of another checkout whose tappet runs instead of this one
+   * (`bench --baseline`), with its own deno.json; keys still come from this one. */
+  checkout?: string;
 }
 
 /**
@@ -123,7 +127,8 @@ export async function startTappets(pair: NetnsPair, dir: string, o: TappetPairOp
         `${host}:${o.port ?? 7011}`,
         "-v",
       ],
-      o.denoFlags?.(me) ?? [],
+      [...o.checkout ? ["--config", `${o.checkout}/deno.json`] : [], ...o.denoFlags?.(me) ?? []],
+      o.checkout ? `${o.checkout}/main.ts` : MAIN,
     );
     return new NsProcess(s.ns, argv, `${dir}/${me}.log`);
   };

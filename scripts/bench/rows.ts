@@ -7,9 +7,14 @@
  */
 
 import type { Row } from "./row.ts";
+import type { TappetPairOptions } from "../harness.ts";
 import { cTappetRow, tappetRow, vethRow } from "./tappet.ts";
 import { fastdRow, openvpnRow, quicktunRow, tincRow } from "./peers.ts";
 import { vxlanRow, wggoVxlanRow } from "./kernel.ts";
+
+/** The options of each row that runs this tappet, by row name: what
+ * {@linkcode baselineRow} runs from another checkout. */
+const TAPPET_OPTIONS: Record<string, TappetPairOptions> = {};
 
 /** This tappet in the `protocol` format over the `transport` socket, as the
  * one row `tappet-PROTOCOL` (FFI) or `tappet-PROTOCOL-deno`. */
@@ -17,8 +22,22 @@ function variant(protocol: "legacy" | "current", transport: "ffi" | "deno"): Rec
   const name = `tappet-${protocol}${transport === "deno" ? "-deno" : ""}`;
   const socket = transport === "deno" ? "Deno" : "FFI";
   return {
-    [name]: tappetRow(name, `this tappet, ${protocol} format, ${socket} socket`, { protocol, transport }),
+    [name]: tappet(name, `this tappet, ${protocol} format, ${socket} socket`, { protocol, transport }),
   };
+}
+
+function tappet(name: string, about: string, options: TappetPairOptions): Row {
+  TAPPET_OPTIONS[name] = options;
+  return tappetRow(name, about, options);
+}
+
+/** Row `name` (one of this tappet's) run from the checkout at `dir` instead,
+ * as `NAME@base`, or undefined for a row that is not this tappet: the
+ * "before" beside the "after" in one run (`bench --baseline DIR`). */
+export function baselineRow(name: string, dir: string): Row | undefined {
+  const options = TAPPET_OPTIONS[name];
+  if (options === undefined) return undefined;
+  return tappetRow(`${name}@base`, `${name} run from ${dir}`, { ...options, checkout: dir });
 }
 
 /** The rows, by name, in the default order. */
@@ -30,7 +49,7 @@ export const ROWS: Record<string, Row> = {
   ...variant("current", "ffi"),
   ...variant("legacy", "deno"),
   ...variant("current", "deno"),
-  "tappet-current-no-offload": tappetRow(
+  "tappet-current-no-offload": tappet(
     "tappet-current-no-offload",
     "this tappet, current format, FFI socket, TAP offloads off",
     { protocol: "current", transport: "ffi", extra: ["--offload", "off"] },
