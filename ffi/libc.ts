@@ -76,7 +76,6 @@ const SYMBOLS = {
   /** int socket(int domain, int type, int protocol) */
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** int connect(int fd, const struct sockaddr *addr, socklen_t len) */
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   /** int bind(int fd, const struct sockaddr *addr, socklen_t len) */
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   /** int getsockname(int fd, struct sockaddr *addr, socklen_t *len) */
@@ -127,10 +126,8 @@ export const C = {
   IPPROTO_IPV6: 41,
   // <linux/in.h>, <linux/in6.h>
   IP_MTU_DISCOVER: 10,
-  IP_MTU: 14,
   IP_PMTUDISC_DO: 2,
   IPV6_MTU_DISCOVER: 23,
-  IPV6_MTU: 24,
   IPV6_PMTUDISC_DO: 2,
   // <linux/in.h> IP_PMTUDISC_PROBE, <linux/in6.h> IPV6_PMTUDISC_PROBE: DF
   // set, the route's cached path MTU (which ICMP can lower) not used.
