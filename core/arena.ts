@@ -6,11 +6,20 @@
  * frame, so the data path allocates nothing only when its buffers come
  * from one {@linkcode Arena}.
  *
+ * The buffer is a WebAssembly memory's, so that checksums over packet
+ * buffers run in WebAssembly ({@linkcode Arena.onesSum}, core/checksum.ts);
+ * it never grows.
+ *
  * There is no process-wide arena: the runner (tunnel/run.ts) makes one per
  * tunnel and hands it to the forwarder, the TAP device and the socket.
  *
  * @module
  */
+
+import { type OnesSum, wasmOnesSum } from "./checksum.ts";
+
+/** Bytes of a WebAssembly memory page. */
+const WASM_PAGE = 65536;
 
 /** Bytes of a tunnel's arena: room for several hundred 64 KiB packet
  * buffers (a tunnel uses about 100: two batches of 32 and 64, GRO landing
@@ -31,6 +40,10 @@ const ALIGN = 64;
 export class Arena {
   /** A view of the whole buffer. */
   readonly all: Uint8Array<ArrayBuffer>;
+  /** The Internet checksum (core/checksum.ts's `onesSum` contract), in
+   * WebAssembly for views into this arena; any other view is summed by
+   * onesSum itself. */
+  readonly onesSum: OnesSum;
   #next = 0;
   #full = false;
   readonly #onFull: (bytes: number) => void;
@@ -38,7 +51,10 @@ export class Arena {
   /** An arena of `bytes` bytes; `onFull(n)` is called the first time an
    * allocation of `n` bytes does not fit. */
   constructor(bytes: number, onFull: (bytes: number) => void = () => {}) {
-    this.all = new Uint8Array(bytes);
+    const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / WASM_PAGE)) });
+    // Not shared (no `shared: true`): an ArrayBuffer.
+    this.all = new Uint8Array(memory.buffer as ArrayBuffer, 0, bytes);
+    this.onesSum = wasmOnesSum(memory);
     this.#onFull = onFull;
   }
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { onesSum } from "./checksum.ts";
+import { type OnesSum, onesSum } from "../core/checksum.ts";
 import { type Arena, copyBytes } from "../core/arena.ts";
 // Bytes before the counted IP length: Ethernet; Ethernet and the IPv6
 // header (whose payload length leaves it out).
@@ -61,6 +61,8 @@ export class Coalescer {
   readonly #buf: Uint8Array<ArrayBuffer>;
   readonly #view: DataView;
   readonly #write: (bytes: Uint8Array, length: number, frames: number) => number;
+  /** Checks the segments' checksums: the arena's (WebAssembly), else onesSum. */
+  readonly #sum: OnesSum;
   #open = false;
   #udp = false; // the group is UDP, else TCP
   #len = 0; // frame bytes in #buf after the vnet header
@@ -93,6 +95,7 @@ export class Coalescer {
     this.#buf = arena?.alloc(VNET_HDR_LEN + SUPER_FRAME_BYTES) ??
       new Uint8Array(VNET_HDR_LEN + SUPER_FRAME_BYTES);
     this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+    this.#sum = arena?.onesSum ?? onesSum;
   }
 
   /** Frames joined into super-frames so far (for counters). */
@@ -200,7 +203,7 @@ export class Coalescer {
         return l4;
       }
       const pseudo = pseudoSum(view, base + 14, ipv6, length - l4, UDP);
-      if (onesSum(view, base + l4, base + length, pseudo) !== 0xffff) return 0;
+      if (this.#sum(view, base + l4, base + length, pseudo) !== 0xffff) return 0;
       this.#candidateUdp = true;
       return l4;
     }
@@ -213,7 +216,7 @@ export class Coalescer {
     }
     if ((flags & TCP_ECE) !== 0) return 0;
     const pseudo = pseudoSum(view, base + 14, ipv6, length - l4, TCP);
-    if (onesSum(view, base + l4, base + length, pseudo) !== 0xffff) return 0;
+    if (this.#sum(view, base + l4, base + length, pseudo) !== 0xffff) return 0;
     this.#candidateUdp = false;
     return l4;
   }

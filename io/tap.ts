@@ -120,7 +120,7 @@ export class TapDevice implements FrameDevice {
   // Offloads: the super-frame being cut, and the writer that joins.
   readonly #super: Uint8Array<ArrayBuffer> | undefined;
   readonly #superView: DataView | undefined;
-  readonly #splitter = new TsoSplitter();
+  readonly #splitter: TsoSplitter;
   readonly #coalescer: Coalescer | undefined;
   #written = 0;
   /** The counters this device adds to. */
@@ -144,6 +144,8 @@ export class TapDevice implements FrameDevice {
     this.stats = stats;
     this.#counts = stats.values;
     this.#waiter = new FdWaiter(fd);
+    // The segments are cut into the caller's buffers: the tunnel's arena.
+    this.#splitter = new TsoSplitter(arena?.onesSum);
     if (offload) {
       const a = arena ?? new Arena(2 * (VNET_HDR_LEN + SUPER_FRAME_BYTES + 64));
       this.#super = a.alloc(VNET_HDR_LEN + SUPER_FRAME_BYTES);

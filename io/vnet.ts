@@ -10,7 +10,7 @@
  * @module
  */
 
-import { fold, onesSum } from "./checksum.ts";
+import { fold, onesSum } from "../core/checksum.ts";
 
 /** Size of struct virtio_net_hdr without num_buffers. */
 export const VNET_HDR_LEN = 10;

@@ -41,7 +41,7 @@ import type { Row } from "./bench/row.ts";
 import { baselineRow, ROWS } from "./bench/rows.ts";
 import { measure } from "./bench/measure.ts";
 import { markdown, type Measurement, summarize } from "./bench/summary.ts";
-import { currentMicro, legacyMicro, type MicroResult } from "./bench/micro.ts";
+import { checksumMicro, currentMicro, legacyMicro, type MicroResult } from "./bench/micro.ts";
 import { CURRENT_MTU, LEGACY_MTU } from "./bench/tappet.ts";
 import { ETHERNET } from "./bench/row.ts";
 
@@ -79,6 +79,11 @@ if (import.meta.main) {
         `micro: ${format} format, seal + open of a ${m.frame}-byte frame alone: ${m.ns.toFixed(0)} ns`,
       );
     }
+    const c = checksumMicro(CURRENT_MTU + ETHERNET - 34);
+    console.log(
+      `micro: Internet checksum of a ${c.bytes}-byte TCP segment: ${c.js.toFixed(0)} ns in JavaScript, ` +
+        `${c.wasm.toFixed(0)} ns in WebAssembly`,
+    );
     if (!Deno.args.some((a) => a.startsWith("--rows"))) Deno.exit(0);
   }
   const rounds = Number(arg("rounds", "3"));

@@ -7,15 +7,16 @@
 # `deno task check` runs offline).
 # bash-completion, zsh and fish are for the completion scripts and their tests.
 # prometheus (promtool and a server), lintian and dpkg-dev, nftables are for the
-# metrics, package and MTU tests. With --bench, also what `deno task bench` and
-# `deno task soak` run: iperf3,
-# and the tunnels compared with tappet (fastd, OpenVPN, tinc, quicktun,
-# wireguard-go). Safe to run again.
+# metrics, package and MTU tests; wabt (wat2wasm) for the test that the
+# committed checksum module is its source compiled. With --bench, also what
+# `deno task bench` and `deno task soak` run: iperf3, and the tunnels
+# compared with tappet (fastd, OpenVPN, tinc, quicktun, wireguard-go).
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump bash-completion zsh fish prometheus lintian dpkg-dev nftables)
+APT_PACKAGES=(libsodium23 iproute2 iputils-ping util-linux tcpdump bash-completion zsh fish prometheus lintian dpkg-dev nftables wabt)
 if [ "${1:-}" = "--bench" ]; then APT_PACKAGES+=(iperf3 fastd openvpn openssl tinc quicktun wireguard-go wireguard-tools); fi
 
 have_deno() { command -v deno >/dev/null 2>&1 && deno --version 2>/dev/null | grep -q "^deno ${DENO_VERSION} "; }

@@ -1,11 +1,11 @@
 /**
- * The Internet checksum (io/checksum.ts) against answers from outside the
+ * The Internet checksum (core/checksum.ts) against answers from outside the
  * code: the worked example of RFC 1071 section 3, a real IPv4 header, and a
  * plain 16-bit-at-a-time sum written here from the RFC's definition.
  */
 
 import { strict as assert } from "node:assert";
-import { fold, onesSum } from "../io/checksum.ts";
+import { fold, onesSum } from "../core/checksum.ts";
 import { hex } from "./_util.ts";
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -5,7 +5,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { onesSum } from "../io/checksum.ts";
+import { onesSum } from "../core/checksum.ts";
 import { Coalescer, TsoSplitter, Vnet, VNET_HDR_LEN } from "../io/offload.ts";
 import { PacketBuffer } from "../core/packet.ts";
 
