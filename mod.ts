@@ -45,6 +45,7 @@ export { LegacyNonce, NONCE_BYTES } from "./core/legacy_nonce.ts";
 export { LegacyReplay } from "./core/legacy_replay.ts";
 export { MAX_DATAGRAM, PacketBuffer, type PacketBufferOptions } from "./core/packet.ts";
 export { Arena, ARENA_BYTES, copyBytes } from "./core/arena.ts";
+export { type OnesSum, onesSum } from "./core/checksum.ts";
 export { type Counter, COUNTERS, Stats } from "./core/stats.ts";
 export { OsError, ReportedError, UserError } from "./errors.ts";
 export { keygen, type KeyPairFiles } from "./keygen.ts";
