@@ -48,6 +48,10 @@ const WASM_MIN_BYTES = 64;
  * lanes adds at most 131070 per 16 bytes, and must not pass 2^32. */
 const WASM_MAX_BYTES = 1 << 19;
 
+/** The module, compiled by the first {@linkcode wasmOnesSum} (each arena
+ * instantiates it over its own memory). */
+let compiled: WebAssembly.Module | undefined;
+
 /**
  * An {@linkcode OnesSum} that computes in WebAssembly (core/checksum.wat,
  * compiled in core/checksum_wasm.ts) the sums of views into `memory`'s
@@ -58,8 +62,8 @@ const WASM_MAX_BYTES = 1 << 19;
  * views of the new one are then summed by onesSum).
  */
 export function wasmOnesSum(memory: WebAssembly.Memory): OnesSum {
-  const module = new WebAssembly.Module(hexBytes(CHECKSUM_WASM_HEX));
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  compiled ??= new WebAssembly.Module(Uint8Array.fromHex(CHECKSUM_WASM_HEX));
+  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
   const sum = instance.exports.sum as (at: number, bytes: number) => number;
   const buffer = memory.buffer;
   return (view, start, end, initial = 0) => {
@@ -74,12 +78,6 @@ export function wasmOnesSum(memory: WebAssembly.Memory): OnesSum {
     const le = sum(view.byteOffset + start, n);
     return fold((((le & 0xff) << 8) | (le >>> 8)) + initial);
   };
-}
-
-function hexBytes(hex: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return bytes;
 }
 
 /** Folds a sum to 16 bits with end-around carry. */

@@ -6,7 +6,7 @@
  *     deno run -A scripts/checksum_wasm.ts
  *
  * tests/checksum_test.ts checks that the committed bytes are what wat2wasm
- * makes of the committed source.
+ * makes of the committed source (when wat2wasm is installed).
  *
  * @module
  */
@@ -29,7 +29,7 @@ export async function compileChecksumWat(): Promise<Uint8Array> {
 
 /** The text of core/checksum_wasm.ts for `bytes`: hex, 48 bytes a line. */
 export function checksumWasmSource(bytes: Uint8Array): string {
-  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = bytes.toHex();
   const rows: string[] = [];
   for (let i = 0; i < hex.length; i += 96) rows.push(`  "${hex.slice(i, i + 96)}",`);
   return `/**
