@@ -9,8 +9,9 @@
 #   - else, offline: the Deno runtime that runs this script (from npm), tappet's
 #     source and its npm modules (fetched from the npm registry into a private
 #     cache) under /usr/lib/tappet, behind a shell wrapper that runs them with
-#     --cached-only and the permissions of the `compile` task.
-# Both run with the permissions of deno.json's `compile` task, and no others.
+#     --cached-only and the permissions and V8 flags of the `compile` task.
+# Both run with the permissions of deno.json's `compile` task, and no others,
+# and its V8 flags (README, "Performance").
 # Needs: deno, dpkg-deb, gzip; dpkg-shlibdeps (dpkg-dev) if present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +21,10 @@ VERSION=$(ver)
 ARCH=${TAPPET_DEB_ARCH:-$(dpkg --print-architecture)}
 OUT=${TAPPET_DEB_OUT:-dist}
 MAINTAINER=${TAPPET_DEB_MAINTAINER:-tappet developers <tappet@users.noreply.github.com>}
-# The Deno permission and unstable flags, taken from the compile task so that
-# the package grants exactly what the README's executable is built with.
+# The Deno permission, unstable and V8 flags, taken from the compile task so
+# that the package grants exactly what the README's executable is built with.
 FLAGS=$(deno eval 'const t = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.compile;
-console.log(t.split(/\s+/).filter((w) => /^--(allow|unstable)-/.test(w)).join(" "))')
+console.log(t.split(/\s+/).filter((w) => /^--(allow-|unstable-|v8-flags=)/.test(w)).join(" "))')
 [ -n "$FLAGS" ] || { echo "deb: no --allow flags in the compile task of deno.json" >&2; exit 1; }
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/tappet-deb.XXXXXX")
@@ -62,7 +63,7 @@ else
 #!/bin/sh
 # tappet: the Deno runtime and tappet's source in /usr/lib/tappet, run
 # offline (--cached-only, modules from /usr/lib/tappet/cache, read-only) with
-# the permissions of the compiled executable.
+# the permissions and V8 flags of the compiled executable.
 DENO_DIR=/usr/lib/tappet/cache DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 \\
   exec /usr/lib/tappet/deno run --quiet --cached-only --frozen --no-prompt \\
   --config /usr/lib/tappet/app/deno.json $FLAGS \\

@@ -15,13 +15,29 @@ export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 export const TCP_XFER = new URL("./tcp_xfer.ts", import.meta.url).pathname;
 
 /** The permissions `deno run` needs for tappet: the README's set. */
-export const RUN_FLAGS = [
+export const PERMISSION_FLAGS = [
   "--allow-ffi",
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env=TAPPET_LIBSODIUM",
 ];
+
+/**
+ * The `--v8-flags=…` words of the `tappet` task in `root`/deno.json (this
+ * checkout's by default): the V8 settings every way of running tappet has
+ * (README, "Performance"), so that the tests and the benchmark run what a
+ * user runs, and `bench --baseline DIR` runs DIR's own.
+ */
+export function v8Flags(root = new URL("..", import.meta.url).pathname): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${root}/deno.json`));
+  const task: string = config.tasks?.tappet ?? "";
+  return task.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
+}
+
+/** The Deno flags of a tappet run from this checkout: the permissions and
+ * the V8 flags of deno.json's `tappet` task. */
+export const RUN_FLAGS = [...PERMISSION_FLAGS, ...v8Flags()];
 
 /** The start of `tappet run` on TAP `tp0` with the key pair `dir/ME.key`
  * and the peer's `dir/PEER.pub`: the arguments after the program. */
@@ -30,9 +46,13 @@ export function runArgs(dir: string, me: string, peer: string): string[] {
 }
 
 /** argv for `deno run <flags> main.ts ARGS`, with extra Deno flags if given;
- * `main` is the entry point (another checkout's for `bench --baseline`). */
+ * `main` is the entry point (another checkout's for `bench --baseline`, run
+ * with the V8 flags of that checkout's deno.json). */
 export function tappetArgv(args: string[], denoFlags: string[] = [], main = MAIN): string[] {
-  return [Deno.execPath(), "run", "--quiet", ...RUN_FLAGS, ...denoFlags, main, ...args];
+  const flags = main === MAIN
+    ? RUN_FLAGS
+    : [...PERMISSION_FLAGS, ...v8Flags(main.slice(0, main.lastIndexOf("/")))];
+  return [Deno.execPath(), "run", "--quiet", ...flags, ...denoFlags, main, ...args];
 }
 
 /** The value after `--NAME` in the script's arguments, or `fallback`. */

@@ -6,7 +6,8 @@
 #   - `deno install --global --root PREFIX --name tappet`, with that copy's
 #     config and lock file and the permissions tappet's commands need
 #     (--allow-ffi --allow-read --allow-write --allow-net, and
-#     --allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM): PREFIX/bin/tappet, on every user's PATH,
+#     --allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM) and the V8 flags of
+#     deno.json's tappet task: PREFIX/bin/tappet, on every user's PATH,
 #     and beside it (PREFIX/bin/.tappet) the config and a node_modules with
 #     the npm packages deno.lock pins, so that running it downloads nothing;
 #   - completion scripts where bash (bash-completion), zsh and fish look in
@@ -37,6 +38,10 @@ FISH_COMPLETION=$PREFIX/share/fish/vendor_completions.d/tappet.fish
 # The permissions of the installed command: the union of what each command
 # needs (README, "Running it"); --allow-net is for --transport deno only.
 PERMISSIONS=(--allow-ffi --allow-read --allow-write --allow-net --allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM)
+# The V8 flags every way of running tappet has (README, "Performance"), from
+# deno.json's tappet task.
+read -r -a V8_FLAGS <<<"$(deno eval 'const t = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.tappet;
+console.log(t.split(/\s+/).filter((w) => w.startsWith("--v8-flags=")).join(" "))')"
 # What running tappet needs from the checkout.
 SOURCES=(main.ts errors.ts log.ts keygen.ts deno.json deno.lock cli core ffi io tunnel)
 
@@ -56,7 +61,7 @@ rm -rf "$LIB"
 mv "$LIB.new" "$LIB"
 
 deno install --global --force --quiet --root "$PREFIX" --name tappet \
-  --config "$LIB/deno.json" --lock="$LIB/deno.lock" --cached-only "${PERMISSIONS[@]}" "$LIB/main.ts" >&2
+  --config "$LIB/deno.json" --lock="$LIB/deno.lock" --cached-only "${V8_FLAGS[@]}" "${PERMISSIONS[@]}" "$LIB/main.ts" >&2
 chmod 755 "$PREFIX/bin/tappet"
 
 mkdir -p "$(dirname "$BASH_COMPLETION")" "$(dirname "$ZSH_COMPLETION")" "$(dirname "$FISH_COMPLETION")"

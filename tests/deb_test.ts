@@ -13,7 +13,7 @@ import { strict as assert } from "node:assert";
 import denoJson from "../deno.json" with { type: "json" };
 import { isRoot } from "./_util.ts";
 import { createPair, sh, waitForPing } from "../scripts/netns.ts";
-import { NsProcess, runArgs } from "../scripts/harness.ts";
+import { NsProcess, runArgs, v8Flags } from "../scripts/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BIN = "/usr/bin/tappet";
@@ -132,6 +132,12 @@ Deno.test({
 async function checkInstalled(): Promise<void> {
   const version = await run([BIN, "--version"], { cwd: "/" });
   assert.ok(version.ok, version.err);
+  // Built here, it is the wrapper of the bundled runtime: it runs tappet with
+  // the compile task's V8 flags (a compiled executable has them built in).
+  const wrapper = Deno.readFileSync(BIN);
+  if (new TextDecoder().decode(wrapper.subarray(0, 2)) === "#!") {
+    for (const f of v8Flags()) assert.ok(new TextDecoder().decode(wrapper).includes(f), `${BIN} lacks ${f}`);
+  }
   assert.match(version.out.trim(), new RegExp(`^(tappet )?${denoJson.version.replaceAll(".", "\\.")}$`));
   const host = (await sh(["uname", "-n"])).trim().split(".")[0];
   const key = Deno.statSync(`/var/lib/tappet/${host}.key`);

@@ -6,6 +6,7 @@
 
 import { strict as assert } from "node:assert";
 import { sh } from "../scripts/netns.ts";
+import { v8Flags } from "../scripts/harness.ts";
 import { isRoot } from "./_util.ts";
 import { asUser, emptyHome, install, output } from "./_install.ts";
 
@@ -22,6 +23,8 @@ Deno.test({
     try {
       const bin = `${inst.prefix}/bin/tappet`;
       assert.equal(Deno.statSync(bin).mode! & 0o755, 0o755);
+      // It runs with the V8 flags of deno.json's tappet task (README, "Performance").
+      for (const f of v8Flags()) assert.ok(Deno.readTextFileSync(bin).includes(f), `${bin} lacks ${f}`);
       const version = await output(asUser(inst, home, "cd / && tappet --version", ns));
       assert.equal(version.out, `tappet ${VERSION}\n`, version.err);
       // From another directory, the user's own files.
