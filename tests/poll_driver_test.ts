@@ -78,6 +78,47 @@ Deno.test("poll driver: idle, it blocks until the next timer or 50 ms at most, t
   }
 });
 
+Deno.test("poll driver: sparse traffic visits the event loop only to park, every 50 ms, not per frame", async () => {
+  // Each wait: 10 ms pass with nothing (the fake clock moves on), then a
+  // datagram has come, as with a ping every 10 ms.
+  let r!: ReturnType<typeof rig>;
+  r = rig(1000, (w) => ({
+    watchDevice: (on) => w.watchDevice(on),
+    wait: () => {
+      w.wait(10);
+      r.net.inject(PEER, LOCAL, new Uint8Array(70).fill(3));
+      return 1;
+    },
+    park: (ms) => w.park(ms),
+  }));
+  // Event-loop turns between one frame and the next: only a yield or a park
+  // lets this chain of immediates run while the loop runs.
+  let visits = 0;
+  let seen = 0;
+  let stopped = false;
+  const watch = () => {
+    if (r.device.written.length !== seen) {
+      seen = r.device.written.length;
+      visits++;
+    }
+    if (!stopped) setImmediate(watch);
+  };
+  watch();
+  const done = r.tunnel.run();
+  await until(() => r.device.written.length >= 200);
+  r.tunnel.stop();
+  await done;
+  stopped = true;
+  const frames = r.device.written.length;
+  const parks = r.waiter.calls.filter((c) => c.kind === "park").length;
+  const span = r.now() / 1e6;
+  assert.ok(
+    parks >= span / IDLE_POLL_MS - 1 && parks <= span / IDLE_POLL_MS + 2,
+    `${parks} parks in ${span} ms`,
+  );
+  assert.ok(visits <= parks + 1, `${visits} event-loop visits for ${frames} frames and ${parks} parks`);
+});
+
 Deno.test("poll driver: a frame or a datagram ends a park early and is forwarded at once", async () => {
   const r = rig(1000);
   const done = r.tunnel.run();
