@@ -81,8 +81,7 @@ Deno.test("poll driver: idle, it blocks until the next timer or 50 ms at most, t
 Deno.test("poll driver: sparse traffic visits the event loop only to park, every 50 ms, not per frame", async () => {
   // Each wait: 10 ms pass with nothing (the fake clock moves on), then a
   // datagram has come, as with a ping every 10 ms.
-  let r!: ReturnType<typeof rig>;
-  r = rig(1000, (w) => ({
+  const r: ReturnType<typeof rig> = rig(1000, (w) => ({
     watchDevice: (on) => w.watchDevice(on),
     wait: () => {
       w.wait(10);
