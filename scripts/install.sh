@@ -39,9 +39,8 @@ FISH_COMPLETION=$PREFIX/share/fish/vendor_completions.d/tappet.fish
 # needs (README, "Running it"); --allow-net is for --transport deno only.
 PERMISSIONS=(--allow-ffi --allow-read --allow-write --allow-net --allow-env=TAPPET_LIBSODIUM,JOURNAL_STREAM)
 # The V8 flags every way of running tappet has (README, "Performance"), from
-# deno.json's tappet task.
-read -r -a V8_FLAGS <<<"$(deno eval 'const t = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.tappet;
-console.log(t.split(/\s+/).filter((w) => w.startsWith("--v8-flags=")).join(" "))')"
+# deno.json's tappet task, read as the tests and the benchmark read them.
+read -r -a V8_FLAGS <<<"$(deno eval 'import { v8Flags } from "./scripts/harness.ts"; console.log(v8Flags().join(" "))')"
 # What running tappet needs from the checkout.
 SOURCES=(main.ts errors.ts log.ts keygen.ts deno.json deno.lock cli core ffi io tunnel)
 

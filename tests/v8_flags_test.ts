@@ -9,7 +9,7 @@
  */
 
 import { strict as assert } from "node:assert";
-import { MAIN, RUN_FLAGS, tappetArgv, v8Flags } from "../scripts/harness.ts";
+import { RUN_FLAGS, tappetArgv, v8Flags } from "../scripts/harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const tasks: Record<string, string> = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).tasks;
@@ -24,8 +24,25 @@ Deno.test("V8 flags: the tappet and compile tasks have the same, and the harness
     assert.ok(RUN_FLAGS.includes(f));
     assert.ok(tappetArgv(["--version"]).includes(f));
   }
-  // Another checkout (bench --baseline) runs with its own: here, the same.
-  assert.deepEqual(tappetArgv(["--version"], [], MAIN), tappetArgv(["--version"]));
+});
+
+Deno.test("V8 flags: another checkout (bench --baseline) runs with its own deno.json's, not these", () => {
+  const other = Deno.makeTempDirSync({ prefix: "tappet-v8-" });
+  try {
+    const theirs = "--v8-flags=--invocation-count-for-turbofan=1234";
+    const task = `deno run --cached-only ${theirs} --allow-ffi main.ts`;
+    Deno.writeTextFileSync(`${other}/deno.json`, JSON.stringify({ tasks: { tappet: task } }));
+    const argv = tappetArgv(["--version"], [], `${other}/main.ts`);
+    assert.ok(argv.includes(theirs), argv.join(" "));
+    for (const f of words(tasks.tappet)) assert.ok(!argv.includes(f), argv.join(" "));
+    assert.equal(argv.at(-2), `${other}/main.ts`);
+    // Without a flag in its task, it runs with none.
+    Deno.writeTextFileSync(`${other}/deno.json`, JSON.stringify({ tasks: { tappet: "deno run main.ts" } }));
+    const bare = tappetArgv(["--version"], [], `${other}/main.ts`);
+    assert.ok(!bare.some((w) => w.startsWith("--v8-flags=")), bare.join(" "));
+  } finally {
+    Deno.removeSync(other, { recursive: true });
+  }
 });
 
 Deno.test("V8 flags: this Deno's V8 accepts them, and tappet runs with them", async () => {
