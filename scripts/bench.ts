@@ -19,8 +19,11 @@
  *     deno task bench --micro [--rows ...]
  *
  * `--micro` first times a full-size frame's seal and open alone in each
- * format (bench/micro.ts); alone it prints that and stops, with rows it also
- * prints each tappet row's CPU per frame over that cost.
+ * format (bench/micro.ts); alone it prints that and stops. With rows it
+ * times them again at the start of every round, and prints what a
+ * full-size frame's trip through each tappet row cost against them (tunnel
+ * CPU per data frame, and its user-space part, over seal + open: the
+ * median of the per-round ratios).
  *
  * `--baseline DIR` adds, after each of this tappet's rows, the same row run
  * from the checkout at DIR (for example a `git worktree` of the commit
@@ -40,7 +43,7 @@ import { arg } from "./harness.ts";
 import type { Row } from "./bench/row.ts";
 import { baselineRow, ROWS } from "./bench/rows.ts";
 import { measure } from "./bench/measure.ts";
-import { markdown, type Measurement, summarize } from "./bench/summary.ts";
+import { markdown, type Measurement, sealOpenShare, summarize } from "./bench/summary.ts";
 import { checksumMicro, currentMicro, legacyMicro, type MicroResult } from "./bench/micro.ts";
 import { CURRENT_MTU, LEGACY_MTU } from "./bench/tappet.ts";
 import { ETHERNET, IPV4 } from "./bench/row.ts";
@@ -59,6 +62,11 @@ function existsFile(path: string): boolean {
   }
 }
 
+/** Seal + open of each format's largest frame in the tappet rows, timed now. */
+function sealOpen(): Record<"legacy" | "current", MicroResult> {
+  return { legacy: legacyMicro(LEGACY_MTU + ETHERNET), current: currentMicro(CURRENT_MTU + ETHERNET) };
+}
+
 if (import.meta.main) {
   if (Deno.uid() !== 0) {
     console.error("bench: run as root (it makes network namespaces)");
@@ -70,11 +78,9 @@ if (import.meta.main) {
       Deno.exit(2);
     }
   }
-  let micro: Record<"legacy" | "current", MicroResult> | undefined;
-  if (Deno.args.includes("--micro")) {
-    // The largest frame of each format's TAP MTU in the tappet rows.
-    micro = { legacy: legacyMicro(LEGACY_MTU + ETHERNET), current: currentMicro(CURRENT_MTU + ETHERNET) };
-    for (const [format, m] of Object.entries(micro)) {
+  const withMicro = Deno.args.includes("--micro");
+  if (withMicro) {
+    for (const [format, m] of Object.entries(sealOpen())) {
       console.log(
         `micro: ${format} format, seal + open of a ${m.frame}-byte frame alone: ${m.ns.toFixed(0)} ns`,
       );
@@ -116,9 +122,15 @@ if (import.meta.main) {
   }
   const results: Measurement[] = [];
   for (let round = 1; round <= rounds; round++) {
+    // Timed again in every round, beside the rows it is compared with: this
+    // machine's speed moves by more than the differences measured.
+    const micro = withMicro ? sealOpen() : undefined;
     for (const [i, row] of rows.entries()) {
       console.error(`bench: round ${round}/${rounds}: ${row.name}`);
       const m = await measure(row, round, secs, FIRST_PAIR_ID + i);
+      if (micro !== undefined && row.name.startsWith("tappet")) {
+        m.seal_open_ns = micro[row.name.includes("legacy") ? "legacy" : "current"].ns;
+      }
       results.push(m);
       Deno.writeTextFileSync(out, JSON.stringify(m) + "\n", { append: true });
       if (!m.ok) console.error(`bench: ${row.name} failed: ${m.error}`);
@@ -129,12 +141,19 @@ if (import.meta.main) {
   console.log(`${date}, ${rounds} rounds of ${secs} s, medians:\n`);
   console.log(markdown(summary, reference));
   for (const s of summary) {
-    const m = micro?.[s.row.includes("legacy") ? "legacy" : "current"];
-    if (m === undefined || !s.row.startsWith("tappet") || !(s.ns_per_frame > 0)) continue;
-    // ns_per_frame is per frame and tunnel end: a frame's trip costs twice it,
-    // against one seal (at one end) and one open (at the other).
-    const over = (2 * s.ns_per_frame) / m.ns;
-    console.log(`${s.row}: CPU per frame (both ends) ${over.toFixed(2)}× its seal + open alone`);
+    const share = sealOpenShare(results, s.row);
+    if (share === undefined) continue;
+    const us = (ns: number) => (ns / 1000).toFixed(2);
+    console.log(
+      `${s.row}: a full-size frame's trip (both ends, its ACKs' share included) cost ${
+        us(share.trip_ns)
+      } µs ` +
+        `of tunnel CPU, ${us(share.user_ns)} µs of it in user space; its seal + open alone ${
+          us(share.seal_open_ns)
+        } µs: ${share.ratio.toFixed(2)}× (user space ${
+          share.user_ratio.toFixed(2)
+        }×), median of ${share.rounds} rounds`,
+    );
   }
   const svg = out.replace(/\.jsonl$/, "") + ".svg";
   const title = `tappet benchmark, ${date}: ${rounds} rounds of ${secs} s, medians`;

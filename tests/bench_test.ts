@@ -9,10 +9,17 @@ import {
   median,
   ratio,
   ratioBars,
+  sealOpenShare,
   summarize,
   type Summary,
 } from "../scripts/bench/summary.ts";
-import { nsPerFrame, percentiles, pingTimes, statCpuTicks } from "../scripts/bench/measure.ts";
+import {
+  nsPerFrame,
+  percentiles,
+  pingTimes,
+  snmpTcpSegments,
+  statCpuSplit,
+} from "../scripts/bench/measure.ts";
 import { ROWS } from "../scripts/bench/rows.ts";
 
 Deno.test("median: odd and even counts, unsorted input left alone, empty is NaN", () => {
@@ -136,17 +143,64 @@ Deno.test("percentiles: the element at floor(p * n), capped at the last", () => 
   assert.throws(() => percentiles([]), /no ping replies/);
 });
 
-Deno.test("statCpuTicks: utime + stime (fields 14 and 15), whatever the command name holds", () => {
+Deno.test("statCpuSplit: utime and stime (fields 14 and 15), whatever the command name holds", () => {
   // After "comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
   const tail = "S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 12345 1000000 200";
-  assert.equal(statCpuTicks(`1234 (tincd) ${tail}`), 325);
-  assert.equal(statCpuTicks(`1234 (a (b) c) ${tail}`), 325);
+  assert.deepEqual(statCpuSplit(`1234 (tincd) ${tail}`), { user: 250, sys: 75 });
+  assert.deepEqual(statCpuSplit(`1234 (a (b) c) ${tail}`), { user: 250, sys: 75 });
 });
 
-Deno.test("nsPerFrame: data frames of MTU − 40 bytes plus one ACK per two, over two ends", () => {
-  // MTU 1434: 1394 bytes per frame; 2e6 frames of data, 3e6 with the ACKs;
-  // 1.5 s / 3e6 frames = 500 ns, halved for the two ends.
-  assert.equal(nsPerFrame(1.5, 1394 * 2e6, 1434), 250);
+Deno.test("nsPerFrame: tunnel CPU over the frames counted, each crossing two ends", () => {
+  // 1.5 s over 3e6 frames = 500 ns a frame, halved for the two ends.
+  assert.equal(nsPerFrame(1.5, 3e6), 250);
+});
+
+Deno.test("snmpTcpSegments: OutSegs and InSegs found by name in the Tcp lines", () => {
+  // The layout of Linux 6.x's /proc/net/snmp (Ip and Udp lines abridged).
+  const snmp = [
+    "Ip: Forwarding DefaultTTL InReceives",
+    "Ip: 2 64 1234",
+    "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab " +
+    "InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors",
+    "Tcp: 1 200 120000 -1 1 1 0 0 0 50 51 0 0 0 0",
+    "Udp: InDatagrams NoPorts",
+    "Udp: 7 0",
+  ].join("\n");
+  assert.deepEqual(snmpTcpSegments(snmp), { out: 51, in: 50 });
+  assert.throws(() => snmpTcpSegments("Ip: Forwarding\nIp: 2\n"), /no Tcp lines/);
+  assert.throws(() => snmpTcpSegments("Tcp: InSegs\nTcp: 5\n"), /no Tcp OutSegs/);
+});
+
+Deno.test("sealOpenShare: per data frame, ACKs' cost included, as per-round ratios to seal + open", () => {
+  const m = (round: number, cpu: number, user: number, frames: number, so: number): Measurement => ({
+    row: "tappet-current",
+    round,
+    ok: true,
+    tunnel_cpu_s: cpu,
+    tunnel_user_s: user,
+    tcp_frames: frames,
+    tcp_acks: frames / 30,
+    seal_open_ns: so,
+  });
+  const results = [
+    // 4 s over 1e6 frames: 4000 ns a trip, 1000 ns in user space; / 2000 = 2×, 0.5×
+    m(1, 4, 1, 1e6, 2000),
+    // 3 s over 1e6: 3000 ns, user 1500; / 1000 = 3×, 1.5×
+    m(2, 3, 1.5, 1e6, 1000),
+    // 5 s over 2e6: 2500 ns, user 500; / 2500 = 1×, 0.2×
+    m(3, 5, 1, 2e6, 2500),
+    // no seal + open timing (run without --micro): left out
+    { ...m(4, 9, 9, 1e6, 0), seal_open_ns: undefined },
+    { ...m(5, 9, 9, 1e6, 1000), ok: false },
+  ];
+  const s = sealOpenShare(results, "tappet-current")!;
+  assert.equal(s.rounds, 3);
+  assert.equal(s.trip_ns, 3000); // median of 4000, 3000, 2500
+  assert.equal(s.user_ns, 1000); // median of 1000, 1500, 500
+  assert.equal(s.seal_open_ns, 2000); // median of 2000, 1000, 2500
+  assert.equal(s.ratio, 2); // median of 2, 3, 1: not trip_ns / seal_open_ns (1.5)
+  assert.equal(s.user_ratio, 0.5); // median of 0.5, 1.5, 0.2
+  assert.equal(sealOpenShare(results, "c-tappet"), undefined);
 });
 
 Deno.test("row MTUs: the overlay MTUs of ../shared/bench/README.md's table for a 1500-byte underlay", () => {

@@ -1,9 +1,9 @@
 /**
  * Measuring one row once: two fresh namespaces, the row's tunnel between
- * them, then iperf3 TCP both ways (with the tunnel processes' CPU time read
- * from /proc around the forward run), 64-byte UDP, and ping percentiles.
- * The parsing and arithmetic are separate pure functions, tested in
- * tests/bench_test.ts.
+ * them, then iperf3 TCP both ways (with the tunnel processes' CPU time and
+ * namespace a's TCP segment counters read from /proc around the forward
+ * run), 64-byte UDP, and ping percentiles. The parsing and arithmetic are
+ * separate pure functions, tested in tests/bench_test.ts.
  *
  * @module
  */
@@ -35,30 +35,55 @@ export function receivedPps(end: IperfResult["end"]): number {
   return ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
 }
 
-/** utime + stime, in clock ticks, from the text of /proc/PID/stat (fields
+/** utime and stime, in clock ticks, from the text of /proc/PID/stat (fields
  * 14 and 15 in proc(5); the command name in parentheses may hold spaces). */
-export function statCpuTicks(stat: string): number {
+export function statCpuSplit(stat: string): { user: number; sys: number } {
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
+  return { user: Number(f[11]), sys: Number(f[12]) };
 }
 
-/** utime + stime of `pid` and its threads, seconds; 0 once it has gone. */
-export function cpuSeconds(pid: number): number {
+/** utime and stime of `pid` and its threads, seconds; 0 once it has gone.
+ * On a kernel built without CONFIG_IRQ_TIME_ACCOUNTING (as the benchmark's
+ * VM is), stime includes the softirq work that ran in the process's
+ * context, such as the receiving side's network stack for a datagram it
+ * sent through a veth. */
+export function cpuSplit(pid: number): { user: number; sys: number } {
   try {
-    return statCpuTicks(Deno.readTextFileSync(`/proc/${pid}/stat`)) / CLK_TCK;
+    const { user, sys } = statCpuSplit(Deno.readTextFileSync(`/proc/${pid}/stat`));
+    return { user: user / CLK_TCK, sys: sys / CLK_TCK };
   } catch {
-    return 0;
+    return { user: 0, sys: 0 };
   }
 }
 
+/** The TCP segments a namespace's kernel sent and received (RFC 4022's
+ * tcpOutSegs and tcpInSegs, retransmissions included), from the text of
+ * its /proc/net/snmp: a header line "Tcp: Name …" and a value line
+ * "Tcp: n …". Throws if the file has no such lines. */
+export function snmpTcpSegments(snmp: string): { out: number; in: number } {
+  const lines = snmp.split("\n").filter((l) => l.startsWith("Tcp:"));
+  if (lines.length < 2) throw new Error("no Tcp lines in /proc/net/snmp");
+  const names = lines[0].trim().split(/\s+/);
+  const values = lines[1].trim().split(/\s+/);
+  const get = (name: string) => {
+    const i = names.indexOf(name);
+    if (i < 0) throw new Error(`no Tcp ${name} in /proc/net/snmp`);
+    return Number(values[i]);
+  };
+  return { out: get("OutSegs"), in: get("InSegs") };
+}
+
+/** {@linkcode snmpTcpSegments} of namespace `ns`. */
+async function tcpSegments(ns: string): Promise<{ out: number; in: number }> {
+  return snmpTcpSegments(await sh(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"]));
+}
+
 /**
- * Tunnel CPU per frame and tunnel end, ns, for a forward TCP run that moved
- * `bytes` through an interface of MTU `mtu` and cost `cpuS` tunnel CPU-seconds:
- * the data frames (MSS = MTU − 40 bytes of IPv4 and TCP headers each) plus
- * about one ACK for two of them the other way, each crossing two tunnel ends.
+ * Tunnel CPU per frame and tunnel end, ns: `cpuS` tunnel CPU-seconds over
+ * the `frames` Ethernet frames that crossed the tunnel (counted, not
+ * estimated: see {@linkcode measure}), each of which crossed two ends.
  */
-export function nsPerFrame(cpuS: number, bytes: number, mtu: number): number {
-  const frames = (bytes / (mtu - 40)) * 1.5;
+export function nsPerFrame(cpuS: number, frames: number): number {
   return (cpuS * 1e9) / frames / 2;
 }
 
@@ -136,17 +161,32 @@ export async function measure(row: Row, round: number, secs: number, id: number)
     }
     procs.push(new NsProcess(pair.b.ns, ["iperf3", "-s"], `${dir}/iperf3-server.log`));
     await new Promise((r) => setTimeout(r, 500));
-    const cpu = () => tunnel.reduce((s, p) => s + cpuSeconds(p.pid), 0);
+    const cpu = () =>
+      tunnel.reduce((s, p) => {
+        const c = cpuSplit(p.pid);
+        return { user: s.user + c.user, sys: s.sys + c.sys };
+      }, { user: 0, sys: 0 });
+    // The frames that crossed the tunnel in the forward run: the TCP
+    // segments a's kernel sent (data) and received (ACKs), whatever the
+    // tunnel did to them (cut, joined, or neither). An ACK ratio cannot be
+    // assumed: a receiver that gets joined segments acknowledges fewer
+    // (measured here: one ACK per 27-30 data frames through tappet with
+    // offloads, one per 3 through the C tappet).
+    const segs0 = await tcpSegments(pair.a.ns);
     const cpu0 = cpu();
     const fwd = await iperf(pair.a.ns, ["-c", target, "-t", String(secs)]);
     const cpu1 = cpu();
+    const segs1 = await tcpSegments(pair.a.ns);
     m.tcp_mbps = fwd.end.sum_received.bits_per_second / 1e6;
     m.tcp_retr = fwd.end.sum_sent.retransmits;
+    m.tcp_frames = segs1.out - segs0.out;
+    m.tcp_acks = segs1.in - segs0.in;
     // In-kernel rows (and the underlay) have no tunnel process to account.
     if (!row.underlay && tunnel.length > 0) {
-      m.tunnel_cpu_s = cpu1 - cpu0;
+      m.tunnel_user_s = cpu1.user - cpu0.user;
+      m.tunnel_cpu_s = m.tunnel_user_s + cpu1.sys - cpu0.sys;
       m.mbit_per_cpu_s = fwd.end.sum_received.bytes * 8 / 1e6 / m.tunnel_cpu_s;
-      m.ns_per_frame = nsPerFrame(m.tunnel_cpu_s, fwd.end.sum_received.bytes, row.mtu);
+      m.ns_per_frame = nsPerFrame(m.tunnel_cpu_s, m.tcp_frames + m.tcp_acks);
     }
     const rev = await iperf(pair.a.ns, ["-c", target, "-t", String(secs), "-R"]);
     m.tcp_rev_mbps = rev.end.sum_received.bits_per_second / 1e6;

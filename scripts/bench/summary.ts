@@ -26,8 +26,19 @@ export interface Measurement {
   tunnel_cpu_s?: number;
   /** Mbit moved by the forward run per tunnel CPU-second. */
   mbit_per_cpu_s?: number;
-  /** Tunnel CPU per frame and tunnel end, ns (an estimate: see measure.ts). */
+  /** User-space part of `tunnel_cpu_s` (utime), seconds. */
+  tunnel_user_s?: number;
+  /** Frames that crossed the tunnel in the forward run: the TCP segments
+   * namespace a's kernel sent (`tcp_frames`, data) and received
+   * (`tcp_acks`), from its /proc/net/snmp. */
+  tcp_frames?: number;
+  tcp_acks?: number;
+  /** Tunnel CPU per frame carried (data or ACK) and tunnel end, ns. */
   ns_per_frame?: number;
+  /** For this tappet's rows with `--micro`: one seal and one open of a
+   * full-size frame of the row's format alone, ns, timed at the start of
+   * the same round. */
+  seal_open_ns?: number;
   /** 64-byte UDP datagrams received per second. */
   udp_pps?: number;
   /** iperf3's UDP loss, percent. */
@@ -67,6 +78,44 @@ export function ratio(results: Measurement[], row: string, field: Figure, refere
     if (ref) out.push((m[field] as number) / (ref[field] as number));
   }
   return median(out);
+}
+
+/** What a full-size frame's trip (sealed at one end, opened at the other)
+ * costs against its seal + open alone: medians over the rounds that have
+ * both, of the per-round ratios. */
+export interface SealOpenShare {
+  /** Rounds with a forward run and a seal + open timing. */
+  rounds: number;
+  /** Tunnel CPU (both ends, user and system) per data frame, ns, the ACKs'
+   * cost included. */
+  trip_ns: number;
+  /** Its user-space part (the JavaScript, libc and libsodium), ns. */
+  user_ns: number;
+  /** One seal and one open alone, ns. */
+  seal_open_ns: number;
+  /** `trip_ns / seal_open_ns` and `user_ns / seal_open_ns`, per round. */
+  ratio: number;
+  user_ratio: number;
+}
+
+/** {@linkcode SealOpenShare} of `row`; undefined when no round has both figures. */
+export function sealOpenShare(results: Measurement[], row: string): SealOpenShare | undefined {
+  const rounds = results.filter((m) =>
+    m.row === row && m.ok && (m.seal_open_ns ?? 0) > 0 && (m.tcp_frames ?? 0) > 0 &&
+    m.tunnel_cpu_s !== undefined && m.tunnel_user_s !== undefined
+  );
+  if (rounds.length === 0) return undefined;
+  const trip = rounds.map((m) => m.tunnel_cpu_s! * 1e9 / m.tcp_frames!);
+  const user = rounds.map((m) => m.tunnel_user_s! * 1e9 / m.tcp_frames!);
+  const so = rounds.map((m) => m.seal_open_ns!);
+  return {
+    rounds: rounds.length,
+    trip_ns: median(trip),
+    user_ns: median(user),
+    seal_open_ns: median(so),
+    ratio: median(trip.map((t, i) => t / so[i])),
+    user_ratio: median(user.map((u, i) => u / so[i])),
+  };
 }
 
 /** One line of the summary: medians over rounds, and ratios to the reference. */
