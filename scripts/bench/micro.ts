@@ -1,9 +1,10 @@
 /**
  * `deno task bench --micro`: the cost of sealing and opening one full-size
  * frame alone, with the engines' own seal and open (libsodium through FFI),
- * no socket, no TAP, no event loop. Subtracted from a tunnel's CPU per frame
- * (`ns_per_frame`, both ends), it is what the forwarding costs beyond the
- * cryptography. It also times the Internet checksum of a full-size TCP
+ * no socket, no TAP, no event loop. Set against a full-size frame's trip
+ * through a tunnel (its tunnel CPU per data frame, both ends, and the
+ * user-space part of that: summary.ts `sealOpenShare`), it shows what the
+ * forwarding costs beyond the cryptography. It also times the Internet checksum of a full-size TCP
  * segment, which cutting and joining segments computes once at each end.
  *
  * @module
