@@ -62,9 +62,16 @@ function existsFile(path: string): boolean {
   }
 }
 
-/** Seal + open of each format's largest frame in the tappet rows, timed now. */
-function sealOpen(): Record<"legacy" | "current", MicroResult> {
-  return { legacy: legacyMicro(LEGACY_MTU + ETHERNET), current: currentMicro(CURRENT_MTU + ETHERNET) };
+/** Seal + open of each format's largest frame in the tappet rows, timed
+ * now, and printed (with `when`, the round, if in one). */
+function sealOpen(when = ""): Record<"legacy" | "current", MicroResult> {
+  const micro = { legacy: legacyMicro(LEGACY_MTU + ETHERNET), current: currentMicro(CURRENT_MTU + ETHERNET) };
+  for (const [format, m] of Object.entries(micro)) {
+    console.log(
+      `micro${when}: ${format} format, seal + open of a ${m.frame}-byte frame alone: ${m.ns.toFixed(0)} ns`,
+    );
+  }
+  return micro;
 }
 
 if (import.meta.main) {
@@ -80,18 +87,16 @@ if (import.meta.main) {
   }
   const withMicro = Deno.args.includes("--micro");
   if (withMicro) {
-    for (const [format, m] of Object.entries(sealOpen())) {
-      console.log(
-        `micro: ${format} format, seal + open of a ${m.frame}-byte frame alone: ${m.ns.toFixed(0)} ns`,
-      );
-    }
+    // With rows, seal + open is timed at the start of each round instead.
+    const alone = !Deno.args.some((a) => a.startsWith("--rows"));
+    if (alone) sealOpen();
     // A full-size frame's TCP segment: the TAP MTU less the IPv4 header.
     const c = checksumMicro(CURRENT_MTU - IPV4);
     console.log(
       `micro: Internet checksum of a ${c.bytes}-byte TCP segment: ${c.js.toFixed(0)} ns in JavaScript, ` +
         `${c.wasm.toFixed(0)} ns in WebAssembly`,
     );
-    if (!Deno.args.some((a) => a.startsWith("--rows"))) Deno.exit(0);
+    if (alone) Deno.exit(0);
   }
   const rounds = Number(arg("rounds", "3"));
   const secs = Number(arg("secs", "10"));
@@ -124,7 +129,7 @@ if (import.meta.main) {
   for (let round = 1; round <= rounds; round++) {
     // Timed again in every round, beside the rows it is compared with: this
     // machine's speed moves by more than the differences measured.
-    const micro = withMicro ? sealOpen() : undefined;
+    const micro = withMicro ? sealOpen(` (round ${round})`) : undefined;
     for (const [i, row] of rows.entries()) {
       console.error(`bench: round ${round}/${rounds}: ${row.name}`);
       const m = await measure(row, round, secs, FIRST_PAIR_ID + i);

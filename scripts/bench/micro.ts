@@ -4,8 +4,9 @@
  * no socket, no TAP, no event loop. Set against a full-size frame's trip
  * through a tunnel (its tunnel CPU per data frame, both ends, and the
  * user-space part of that: summary.ts `sealOpenShare`), it shows what the
- * forwarding costs beyond the cryptography. It also times the Internet checksum of a full-size TCP
- * segment, which cutting and joining segments computes once at each end.
+ * forwarding costs beyond the cryptography. It also times the Internet
+ * checksum of a full-size TCP segment, which cutting and joining segments
+ * computes once at each end.
  *
  * @module
  */
