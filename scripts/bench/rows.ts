@@ -1,7 +1,9 @@
 /**
  * Every row `deno task bench` knows, by name, in the default order: the
  * ceilings first (the veth, kernel VXLAN), then the C tappet (the reference
- * of the ratios), this tappet in its variants, and the other tunnels.
+ * of the ratios), the least a Deno program does per frame (the floor of
+ * this tappet's runtime), this tappet in its variants, and the other
+ * tunnels.
  *
  * @module
  */
@@ -11,6 +13,7 @@ import type { TappetPairOptions } from "../harness.ts";
 import { cTappetRow, tappetRow, vethRow } from "./tappet.ts";
 import { fastdRow, openvpnRow, quicktunRow, tincRow } from "./peers.ts";
 import { vxlanRow, wggoVxlanRow } from "./kernel.ts";
+import { floorRow } from "./floor.ts";
 
 /** The options of each row that runs this tappet, by row name: what
  * {@linkcode baselineRow} runs from another checkout. */
@@ -45,6 +48,7 @@ export const ROWS: Record<string, Row> = {
   "veth": vethRow,
   "vxlan": vxlanRow,
   "c-tappet": cTappetRow(),
+  "deno-floor": floorRow,
   ...variant("legacy", "ffi"),
   ...variant("current", "ffi"),
   ...variant("legacy", "deno"),
