@@ -14,7 +14,7 @@ import { monotonicNs } from "../ffi/libc.ts";
 import { FakeDevice, FakeNetwork, type FakeTransport, FakeWaiter } from "../io/fake.ts";
 import type { Waiter } from "../io/wait.ts";
 import { Tunnel, type TunnelEvents } from "../tunnel/loop.ts";
-import { IDLE_POLL_MS, PARK_MS } from "../tunnel/poll_driver.ts";
+import { IDLE_POLL_MS, PARK_MS, PARK_OVERDUE_MS, QUIET_MS } from "../tunnel/poll_driver.ts";
 import { PassEngine, PEER } from "./_pass_engine.ts";
 
 const LOCAL: Endpoint = { hostname: "198.18.9.2", port: 1011 };
@@ -38,7 +38,73 @@ function rig(tickMs: number, wrap: (w: FakeWaiter) => Waiter = (w) => w) {
     waiter: wrap(fake),
   });
   assert.equal(tunnel.driver, "poll");
-  return { net, device, transport, engine, tunnel, waiter: fake, now: () => now };
+  return {
+    net,
+    device,
+    transport,
+    engine,
+    tunnel,
+    waiter: fake,
+    now: () => now,
+    setNow: (t: number) => (now = t),
+  };
+}
+
+/** The next input {@linkcode timed} makes come: `at` (fake clock, ns),
+ * and `come`, which injects it and moves the schedule on. */
+interface Arrival {
+  at: number;
+  come(): void;
+}
+
+/**
+ * A waiter over `r`'s that keeps time: input comes at the times `next`
+ * gives (asked with the clock and the datagrams the tunnel has sent so
+ * far), and a wait or a park whose timeout ends before the next arrival
+ * times out. Records the parks: their start, and whether input came
+ * during one. `r` is read only once the tunnel runs.
+ */
+function timed(r: () => ReturnType<typeof rig>, next: (now: number, sent: number) => Arrival) {
+  const parks: { at: number; caught: boolean }[] = [];
+  const arrive = (ms: number): boolean => {
+    const { net, waiter } = r();
+    if (waiter.ready > 0) return false;
+    const a = next(r().now(), net.sent.filter((d) => d.from === LOCAL).length);
+    if (a.at > r().now() + ms * 1e6) return false;
+    r().setNow(Math.max(r().now(), a.at));
+    a.come();
+    return true;
+  };
+  const waiter: Waiter = {
+    watchDevice: (on) => r().waiter.watchDevice(on),
+    wait: (ms) => {
+      arrive(ms);
+      return r().waiter.wait(ms);
+    },
+    park: async (ms) => {
+      parks.push({ at: r().now(), caught: arrive(ms) });
+      const ready = await r().waiter.park(ms);
+      // A real park always lets the event loop turn (a nonblocking FFI
+      // call), even when input came at once.
+      await new Promise((resolve) => setImmediate(resolve));
+      return ready;
+    },
+  };
+  return { waiter, parks };
+}
+
+/** Every `ms` of the fake clock, a datagram from the peer (`kind`
+ * "datagram") or a frame from the TAP. */
+function every(r: () => ReturnType<typeof rig>, ms: number, kind: "datagram" | "frame") {
+  let due = ms * 1e6;
+  return {
+    at: () => due,
+    come() {
+      due += ms * 1e6;
+      if (kind === "datagram") r().net.inject(PEER, LOCAL, new Uint8Array(70).fill(6));
+      else r().device.inject(new Uint8Array(60).fill(5));
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -79,17 +145,10 @@ Deno.test("poll driver: idle, it blocks until the next timer or 50 ms at most, t
 });
 
 Deno.test("poll driver: sparse traffic visits the event loop only to park, every 50 ms, not per frame", async () => {
-  // Each wait: 10 ms pass with nothing (the fake clock moves on), then a
-  // datagram has come, as with a ping every 10 ms.
-  const r: ReturnType<typeof rig> = rig(1000, (w) => ({
-    watchDevice: (on) => w.watchDevice(on),
-    wait: () => {
-      w.wait(10);
-      r.net.inject(PEER, LOCAL, new Uint8Array(70).fill(3));
-      return 1;
-    },
-    park: (ms) => w.park(ms),
-  }));
+  // A datagram every 10 ms, as with a ping every 10 ms.
+  const pings = every(() => r, 10, "datagram");
+  const t = timed(() => r, () => ({ at: pings.at(), come: pings.come }));
+  const r = rig(1000, () => t.waiter);
   // Event-loop turns between one frame and the next: only a yield or a park
   // lets this chain of immediates run while the loop runs.
   let visits = 0;
@@ -111,11 +170,58 @@ Deno.test("poll driver: sparse traffic visits the event loop only to park, every
   const frames = r.device.written.length;
   const parks = r.waiter.calls.filter((c) => c.kind === "park").length;
   const span = r.now() / 1e6;
+  // A park falls due 50 ms after the last, is noticed when the loop next
+  // falls idle (at most one ping later), and waits QUIET_MS.
   assert.ok(
-    parks >= span / IDLE_POLL_MS - 1 && parks <= span / IDLE_POLL_MS + 2,
+    parks >= span / (IDLE_POLL_MS + 10 + QUIET_MS) - 1 && parks <= span / IDLE_POLL_MS + 2,
     `${parks} parks in ${span} ms`,
   );
   assert.ok(visits <= parks + 1, `${visits} event-loop visits for ${frames} frames and ${parks} parks`);
+});
+
+Deno.test("poll driver: a park waits for a quiet spell, so the answer to a frame just sent is not caught in it", async () => {
+  // A frame from the TAP every 10 ms (a ping), each answered by the peer
+  // 0.5 ms after it went out.
+  const pings = every(() => r, 10, "frame");
+  const answers: number[] = [];
+  let seen = 0;
+  const t = timed(() => r, (now, sent) => {
+    for (; seen < sent; seen++) answers.push(now + 0.5e6);
+    if (answers.length > 0 && answers[0] < pings.at()) {
+      return {
+        at: answers[0],
+        come: () => (answers.shift(), r.net.inject(PEER, LOCAL, new Uint8Array(70).fill(6))),
+      };
+    }
+    return { at: pings.at(), come: pings.come };
+  });
+  const r = rig(1000, () => t.waiter);
+  const done = r.tunnel.run();
+  await until(() => r.device.written.length >= 100);
+  r.tunnel.stop();
+  await done;
+  const span = r.now() / 1e6;
+  const parks = t.parks;
+  assert.ok(parks.length >= span / (IDLE_POLL_MS + 10 + QUIET_MS) - 1, `${parks.length} parks in ${span} ms`);
+  assert.deepEqual(parks.filter((p) => p.caught), [], "no answer came during a park");
+  assert.ok(r.device.written.length >= 100, "the answers were forwarded");
+});
+
+Deno.test("poll driver: traffic that never leaves a quiet spell still parks within PARK_OVERDUE_MS", async () => {
+  assert.ok(QUIET_MS > 1);
+  // A datagram every millisecond.
+  const stream = every(() => r, 1, "datagram");
+  const t = timed(() => r, () => ({ at: stream.at(), come: stream.come }));
+  const r = rig(1000, () => t.waiter);
+  const done = r.tunnel.run();
+  await until(() => r.now() >= 1000e6);
+  r.tunnel.stop();
+  await done;
+  const at = t.parks.map((p) => p.at / 1e6);
+  assert.ok(at.length >= 1000 / PARK_OVERDUE_MS - 1, `${at.length} parks in ${r.now() / 1e6} ms`);
+  for (let i = 1; i < at.length; i++) {
+    assert.ok(at[i] - at[i - 1] <= PARK_OVERDUE_MS + 2, `parks at ${at[i - 1]} and ${at[i]} ms`);
+  }
 });
 
 Deno.test("poll driver: a frame or a datagram ends a park early and is forwarded at once", async () => {

@@ -11,14 +11,23 @@
  *   is forwarded first, and the answer too (the loop goes round again);
  * - under continuous load, about once a millisecond ({@linkcode YIELD_NS});
  * - when idle, only to park (a wait on another thread,
- *   {@linkcode Waiter.park}), at least every {@linkcode IDLE_POLL_MS}:
- *   Deno's runtime reads its I/O driver, where signals arrive, only when it
- *   parks or every 61 scheduler ticks, so a SIGTERM is handled within that
- *   time, and so are the runner's timers, the control socket and the
- *   metrics. A wait that a signal or its timeout ended is followed by a park
- *   at once. Sparse traffic (a ping every 10 ms) thus costs no event-loop
- *   visit per frame: one before each wait cost about 17% of the CPU time
- *   per ping and 10% of its round trip (measured; README, "Performance").
+ *   {@linkcode Waiter.park}), every {@linkcode IDLE_POLL_MS}: Deno's
+ *   runtime reads its I/O driver, where signals arrive, only when it parks
+ *   or every 61 scheduler ticks, so a SIGTERM is handled within that time,
+ *   and so are the runner's timers, the control socket and the metrics. A
+ *   wait that a signal or its timeout ended is followed by a park at once.
+ *   Sparse traffic (a ping every 10 ms) thus costs no event-loop visit per
+ *   frame: one before each wait cost about 17% of the CPU time per ping and
+ *   10% of its round trip (measured; README, "Performance");
+ * - a park that falls due waits first for {@linkcode QUIET_MS} without
+ *   traffic (a synchronous wait, which a frame ends at once): a park holds
+ *   the main thread for a millisecond or more, and a frame that comes
+ *   meanwhile waits for a hand-over between threads, so a park started
+ *   right after a frame went out caught its answer (a ping's reply) about
+ *   once in five pings at 100 a second. Traffic that never leaves
+ *   {@linkcode QUIET_MS} free still parks once {@linkcode PARK_OVERDUE_MS}
+ *   have passed since the last park, the bound on how late a signal, a
+ *   timer of the runner or a control request is handled.
  *
  * The waiting itself is injected ({@linkcode Waiter}: a PollWaiter over
  * the fds, or a fake in tests), and so is the clock.
@@ -36,6 +45,14 @@ import type { Forwarder } from "./forwarder.ts";
  * a signal that the wait did not see, a timer of the runner or a control
  * request is handled (see the module doc). */
 export const IDLE_POLL_MS = 50;
+
+/** How long the loop waits without traffic before a park that is due, ms
+ * (see the module doc): longer than the answer to a frame takes to come on
+ * a local link, short beside {@linkcode IDLE_POLL_MS}. */
+export const QUIET_MS = 2;
+
+/** A park this late (ms since the last) is made at once, quiet or not. */
+export const PARK_OVERDUE_MS = 2 * IDLE_POLL_MS;
 
 /** Under load the loop returns to the event loop at least this often, ns. */
 export const YIELD_NS = 1e6;
@@ -131,6 +148,16 @@ export class PollDriver {
         // wait would not block.
         waiter.watchDevice(engine.acceptsFrames);
         if (idleAt - lastPark >= IDLE_POLL_MS * 1e6) {
+          // A park is due: first a quiet spell, so that the answer to what
+          // just went out is not caught in it (see the module doc).
+          if (idleAt - lastPark < PARK_OVERDUE_MS * 1e6) {
+            const quiet = Math.ceil(Math.min(QUIET_MS, (fw.nextTimerAt - idleAt) / 1e6));
+            if (quiet <= 0) continue; // a timer is due: run it first
+            if (waiter.wait(quiet) > 0) {
+              busySince = clock();
+              continue; // something came: forward it; the park stays due
+            }
+          }
           await waiter.park(PARK_MS);
           lastPark = busySince = clock();
           continue; // something may have come meanwhile
