@@ -95,16 +95,14 @@ function timed(r: () => ReturnType<typeof rig>, next: (now: number, sent: number
 
 /** Every `ms` of the fake clock, a datagram from the peer (`kind`
  * "datagram") or a frame from the TAP. */
-function every(r: () => ReturnType<typeof rig>, ms: number, kind: "datagram" | "frame") {
+function every(r: () => ReturnType<typeof rig>, ms: number, kind: "datagram" | "frame"): () => Arrival {
   let due = ms * 1e6;
-  return {
-    at: () => due,
-    come() {
-      due += ms * 1e6;
-      if (kind === "datagram") r().net.inject(PEER, LOCAL, new Uint8Array(70).fill(6));
-      else r().device.inject(new Uint8Array(60).fill(5));
-    },
+  const come = () => {
+    due += ms * 1e6;
+    if (kind === "datagram") r().net.inject(PEER, LOCAL, new Uint8Array(70).fill(6));
+    else r().device.inject(new Uint8Array(60).fill(5));
   };
+  return () => ({ at: due, come });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -146,8 +144,7 @@ Deno.test("poll driver: idle, it blocks until the next timer or 50 ms at most, t
 
 Deno.test("poll driver: sparse traffic visits the event loop only to park, every 50 ms, not per frame", async () => {
   // A datagram every 10 ms, as with a ping every 10 ms.
-  const pings = every(() => r, 10, "datagram");
-  const t = timed(() => r, () => ({ at: pings.at(), come: pings.come }));
+  const t = timed(() => r, every(() => r, 10, "datagram"));
   const r = rig(1000, () => t.waiter);
   // Event-loop turns between one frame and the next: only a yield or a park
   // lets this chain of immediates run while the loop runs.
@@ -187,13 +184,14 @@ Deno.test("poll driver: a park waits for a quiet spell, so the answer to a frame
   let seen = 0;
   const t = timed(() => r, (now, sent) => {
     for (; seen < sent; seen++) answers.push(now + 0.5e6);
-    if (answers.length > 0 && answers[0] < pings.at()) {
+    const ping = pings();
+    if (answers.length > 0 && answers[0] < ping.at) {
       return {
         at: answers[0],
         come: () => (answers.shift(), r.net.inject(PEER, LOCAL, new Uint8Array(70).fill(6))),
       };
     }
-    return { at: pings.at(), come: pings.come };
+    return ping;
   });
   const r = rig(1000, () => t.waiter);
   const done = r.tunnel.run();
@@ -210,8 +208,7 @@ Deno.test("poll driver: a park waits for a quiet spell, so the answer to a frame
 Deno.test("poll driver: traffic that never leaves a quiet spell still parks within PARK_OVERDUE_MS", async () => {
   assert.ok(QUIET_MS > 1);
   // A datagram every millisecond.
-  const stream = every(() => r, 1, "datagram");
-  const t = timed(() => r, () => ({ at: stream.at(), come: stream.come }));
+  const t = timed(() => r, every(() => r, 1, "datagram"));
   const r = rig(1000, () => t.waiter);
   const done = r.tunnel.run();
   await until(() => r.now() >= 1000e6);

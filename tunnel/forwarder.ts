@@ -44,10 +44,9 @@
  *   5. idle (nothing read, nothing received, no control): poll() on both
  *      fds, blocking the main thread until one is readable or the next
  *      timer is due (at most 50 ms); Deno's event loop (signals, the
- *      runner's timers) is visited only then, in a park every 50 ms made
- *      after 2 ms without traffic (every 100 ms at the latest), or once a
- *      millisecond under continuous load, never between a frame and its
- *      answer (tunnel/poll_driver.ts).
+ *      runner's timers) is visited only then (a park after 2 ms without
+ *      traffic, tunnel/poll_driver.ts), or once a millisecond under
+ *      continuous load, never between a frame and its answer.
  *
  * Every datagram leaves from the one loop (or, with the async driver, from
  * its outbound task), so they leave in the order they were sealed: the

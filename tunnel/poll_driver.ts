@@ -121,6 +121,9 @@ export class PollDriver {
     // counts as load.
     let lastPark = 0;
     let busySince = 0;
+    // Whole ms from `at` to the next timer, at most `cap`; 0 when it is due.
+    const msToTimer = (cap: number, at: number) =>
+      Math.ceil(Math.min(cap, Math.max(0, (fw.nextTimerAt - at) / 1e6)));
     while (!this.#stopping) {
       const now = clock();
       fw.runTimers(now);
@@ -151,7 +154,7 @@ export class PollDriver {
           // A park is due: first a quiet spell, so that the answer to what
           // just went out is not caught in it (see the module doc).
           if (idleAt - lastPark < PARK_OVERDUE_MS * 1e6) {
-            const quiet = Math.ceil(Math.min(QUIET_MS, (fw.nextTimerAt - idleAt) / 1e6));
+            const quiet = msToTimer(QUIET_MS, idleAt);
             if (quiet <= 0) continue; // a timer is due: run it first
             if (waiter.wait(quiet) > 0) {
               busySince = clock();
@@ -163,7 +166,7 @@ export class PollDriver {
           continue; // something may have come meanwhile
         }
         // Block until either is readable or the next timer is due.
-        const wait = Math.ceil(Math.min(IDLE_POLL_MS, Math.max(0, (fw.nextTimerAt - idleAt) / 1e6)));
+        const wait = msToTimer(IDLE_POLL_MS, idleAt);
         if (wait > 0 && waiter.wait(wait) <= 0) {
           // Nothing came (a timeout, or a signal): let Deno's runtime park
           // once, which is when it reads its own I/O, signals included.

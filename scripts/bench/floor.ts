@@ -9,8 +9,9 @@
  * counters. Not a tunnel anyone should run: the nonce is a counter under a
  * key the bench draws for the row, and nothing is checked but the tag.
  *
- * The datagram has the legacy format's size (24-byte nonce, 16 zero bytes,
- * the 16-byte tag, the frame), so the row takes the legacy MTU. The program
+ * The datagram has the legacy format's layout and size (core/legacy.ts: the
+ * nonce, 16 zero bytes, the tag, the frame), so the row takes the legacy
+ * MTU. The program
  * blocks in poll() for ever and registers no signal handler: SIGTERM ends
  * it, and the kernel closes its fds.
  *
@@ -21,7 +22,9 @@
  * @module
  */
 
-import { C, libc } from "../../ffi/libc.ts";
+import { C, LIBC, libc } from "../../ffi/libc.ts";
+import { OVERHEAD, TAG_OFFSET } from "../../core/legacy.ts";
+import { NONCE_BYTES } from "../../core/legacy_nonce.ts";
 import { sodium } from "../../ffi/sodium.ts";
 import { attach } from "../../io/tun.ts";
 import { sockaddr } from "../../io/sockaddr.ts";
@@ -31,10 +34,6 @@ import { LEGACY_MTU } from "./tappet.ts";
 
 /** UDP port both ends bind. */
 const PORT = 7013;
-/** Bytes in front of the frame: nonce (24), zero bytes (16), tag (16). */
-const OVERHEAD = 56;
-/** Where the tag starts: after the nonce and the 16 zero bytes. */
-const BOX_AT = 40;
 /** The largest frame read from the TAP, bytes. */
 const MAX_FRAME = 2048;
 
@@ -72,7 +71,7 @@ export const floorRow: Row = {
 function forward(tap: string, local: string, peer: string, port: number, key: Uint8Array): never {
   const c = libc();
   const na = sodium();
-  const extra = Deno.dlopen("libc.so.6", {
+  const extra = Deno.dlopen(LIBC, {
     sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
     recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   }).symbols;
@@ -86,14 +85,14 @@ function forward(tap: string, local: string, peer: string, port: number, key: Ui
   const fdBytes = new Uint8Array(fds.buffer);
   const out = new Uint8Array(OVERHEAD + MAX_FRAME);
   const frame = new Uint8Array(MAX_FRAME);
-  const box = out.subarray(BOX_AT);
-  const nonce = out.subarray(0, 24);
-  const nonceView = new DataView(out.buffer, 0, 24);
+  const box = out.subarray(TAG_OFFSET);
+  const nonce = out.subarray(0, NONCE_BYTES);
+  const nonceView = new DataView(out.buffer, 0, NONCE_BYTES);
   crypto.getRandomValues(nonce);
   let counter = 0n;
   const inbound = new Uint8Array(OVERHEAD + MAX_FRAME);
-  const inNonce = inbound.subarray(0, 24);
-  const inBox = inbound.subarray(BOX_AT);
+  const inNonce = inbound.subarray(0, NONCE_BYTES);
+  const inBox = inbound.subarray(TAG_OFFSET);
   for (;;) {
     fds[1] = C.POLLIN; // clears revents
     fds[3] = C.POLLIN;
@@ -101,7 +100,7 @@ function forward(tap: string, local: string, peer: string, port: number, key: Ui
     if ((fds[1] >>> 16) !== 0) {
       const n = c.read(tapFd, frame, BigInt(MAX_FRAME));
       if (n > 0) {
-        nonceView.setBigUint64(16, ++counter);
+        nonceView.setBigUint64(NONCE_BYTES - 8, ++counter);
         na.crypto_box_easy_afternm(box, frame, BigInt(n), nonce, key);
         extra.sendto(udp, out, BigInt(OVERHEAD + n), 0, there, there.length);
       }
@@ -109,7 +108,8 @@ function forward(tap: string, local: string, peer: string, port: number, key: Ui
     if ((fds[3] >>> 16) !== 0) {
       const n = Number(extra.recv(udp, inbound, BigInt(inbound.length), C.MSG_DONTWAIT));
       if (
-        n > OVERHEAD && na.crypto_box_open_easy_afternm(frame, inBox, BigInt(n - BOX_AT), inNonce, key) === 0
+        n > OVERHEAD &&
+        na.crypto_box_open_easy_afternm(frame, inBox, BigInt(n - TAG_OFFSET), inNonce, key) === 0
       ) {
         c.write(tapFd, frame, BigInt(n - OVERHEAD));
       }
