@@ -71,6 +71,16 @@ const SYMBOLS = {
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   /** unsigned int if_nametoindex(const char *ifname) */
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  /** DIR *opendir(const char *path) */
+  opendir: { parameters: ["buffer"], result: "pointer" },
+  /** struct dirent *readdir(DIR *dir): NULL at the end (glibc's 64-bit
+   * layout: d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name) */
+  readdir: { parameters: ["pointer"], result: "pointer" },
+  /** int closedir(DIR *dir) */
+  closedir: { parameters: ["pointer"], result: "i32" },
+  /** int sched_setscheduler(pid_t tid, int policy, const struct sched_param *p):
+   * on Linux it sets one thread's policy */
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   /** uid_t geteuid(void) */
   geteuid: { parameters: [], result: "u32" },
   /** int socket(int domain, int type, int protocol) */
@@ -111,6 +121,8 @@ export const C = {
   POLLERR: 0x8,
   POLLHUP: 0x10,
   POLLNVAL: 0x20,
+  // <linux/sched.h>
+  SCHED_BATCH: 3,
   // <linux/time.h> (glibc <bits/time.h>): the clock of every timer, boot
   // time: monotonic, and it goes on counting while the system is suspended
   // (CLOCK_MONOTONIC stops), as WireGuard's timers do.

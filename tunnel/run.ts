@@ -41,6 +41,7 @@ import { Operations } from "./operations.ts";
 import { type SnapshotContext, snapshotOf, startWatch, type Watch } from "./watch.ts";
 import { loadKeys, loadPsk, testTimers } from "./start_files.ts";
 import { accountFor, giveUpRoot } from "./privileges.ts";
+import { batchHelperThreads } from "../io/sched.ts";
 
 export { TEST_TIMERS_ENV } from "./start_files.ts";
 
@@ -239,6 +240,10 @@ export async function runTunnel(config: TunnelConfig, hooks: RunHooks = {}): Pro
       ? `listening on ${where}`
       : `sending to ${where} from ${formatHostPort(udp.local)}`;
     log.info`${role}, interface ${config.iface}, ${detail}, ${config.transport} socket`;
+    const helpers = batchHelperThreads(); // io/sched.ts: they no longer preempt the packet path
+    if (helpers.error !== undefined) {
+      log.debug`V8's helper threads keep their scheduling policy: ${helpers.error.message}`;
+    } else log.debug`V8's ${helpers.batched} helper threads run under SCHED_BATCH`;
     state = interfaceState(config.iface);
     info = {
       protocol: config.protocol,
