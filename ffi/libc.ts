@@ -57,7 +57,8 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  /** int poll(...), synchronous: for a timeout of 0 only. */
+  /** int poll(...), synchronous: it blocks the calling (main) thread for up
+   * to timeout_ms, so the event loop stands still meanwhile (io/wait.ts). */
   poll_now: {
     name: "poll",
     parameters: ["buffer", "u64", "i32"],
