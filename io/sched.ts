@@ -23,6 +23,7 @@
  */
 
 import { C, cString, errno, libc, osError } from "../ffi/libc.ts";
+import { readKernelText } from "./kernel_drops.ts";
 import type { OsError } from "../errors.ts";
 
 /** What {@linkcode batchHelperThreads} did. */
@@ -59,17 +60,8 @@ export function threadIds(): number[] {
 }
 
 /** The name (comm) of thread `tid` of this process, or "" when it has gone. */
-export function threadName(tid: number): string {
-  const c = libc();
-  const fd = c.open(cString(`/proc/self/task/${tid}/comm`), C.O_CLOEXEC, 0);
-  if (fd < 0) return "";
-  try {
-    const buf = new Uint8Array(32);
-    const n = c.read(fd, buf, BigInt(buf.length));
-    return n <= 0 ? "" : new TextDecoder().decode(buf.subarray(0, n)).trimEnd();
-  } finally {
-    c.close(fd);
-  }
+function threadName(tid: number): string {
+  return readKernelText(`/proc/self/task/${tid}/comm`)?.trimEnd() ?? "";
 }
 
 /** Puts every V8 helper thread of this process under SCHED_BATCH (see the
@@ -78,10 +70,11 @@ export function threadName(tid: number): string {
  * throws for a refused call: the result carries it. */
 export function batchHelperThreads(): BatchResult {
   const param = new Uint8Array(4); // struct sched_param { int sched_priority = 0 }
+  const c = libc();
   let batched = 0;
   for (const tid of threadIds()) {
     if (!threadName(tid).startsWith(HELPER_PREFIX)) continue;
-    if (libc().sched_setscheduler(tid, C.SCHED_BATCH, param) < 0) {
+    if (c.sched_setscheduler(tid, C.SCHED_BATCH, param) < 0) {
       return { batched, error: osError("sched_setscheduler", errno()) };
     }
     batched++;
