@@ -71,7 +71,9 @@ export class Coalescer {
   #l4 = 0; // TCP or UDP header offset in the frame
   #hdr = 0; // Ethernet + IP + TCP/UDP header length
   #mss = 0;
-  #nextSeq = 0;
+  /** The sequence number the next segment must have, a uint32; -0 (a
+   * double) to start with, for the reason TsoSplitter's `#seq0` is. */
+  #nextSeq = -0;
   #closed = false; // the last segment was short or had PSH: no more
   // The frames of a UDP group, kept (where they lie) until the super-frame
   // is accepted: if USO is refused they are written one by one.

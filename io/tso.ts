@@ -43,7 +43,12 @@ export class TsoSplitter {
   #mss = 0;
   #segments = 0;
   #k = 0;
-  #seq0 = 0;
+  /** The super-frame's first sequence number, a uint32. Starts as -0, a
+   * double: V8 keeps a field that first held a small integer (a Smi, below
+   * 2^30) as one, and the first larger number would change the class of
+   * every splitter and deoptimize the code that uses them
+   * (tests/jit_shapes_test.ts). */
+  #seq0 = -0;
   #id0 = 0;
   /** The largest frame a cut segment may be, bytes (Ethernet header
    * included): a super-frame's gso_size is lowered so that its segments fit
