@@ -8,7 +8,7 @@
  *   "Mbit per tunnel CPU-second" compares cost rather than the noisy share of
  *   a shared machine;
  * - small packets: 64-byte UDP as fast as iperf3 sends, packets received per second;
- * - latency: 200 pings 10 ms apart, median and 99th percentile.
+ * - latency: 500 pings 10 ms apart, median and 99th percentile.
  *
  * Rows are set up and torn down in turn within each round, and every figure
  * is reported as a ratio to a reference row taken in the same round, then
