@@ -11,6 +11,7 @@ import { Vnet, VNET_HDR_LEN } from "../io/offload.ts";
 /** A receive buffer with room for the vnet header, as the tunnel makes them for a TAP with offloads. */
 export const rxBuffer = (headroom: number) => new PacketBuffer(headroom, { reserve: VNET_HDR_LEN });
 
+/** A DataView over exactly the bytes of `b`. */
 export const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /** An Ethernet + IPv4/IPv6 + TCP (with 12 bytes of options) frame. */
