@@ -43,7 +43,7 @@ const D_NAME = 19;
 
 /** The ids of this process's threads, from /proc/self/task (read through
  * libc: Deno lets only --allow-all programs read /proc/self). */
-export function threadIds(): number[] {
+function threadIds(): number[] {
   const c = libc();
   const dir = c.opendir(cString("/proc/self/task"));
   if (dir === null) throw osError("opendir /proc/self/task", errno());

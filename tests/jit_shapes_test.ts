@@ -11,20 +11,10 @@
  */
 
 import { strict as assert } from "node:assert";
+import { runScript } from "./_util.ts";
 
 Deno.test("JIT shapes: cutting and joining segments with sequence numbers above 2^30 keeps the classes", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--v8-flags=--allow-natives-syntax",
-      new URL("./_jit_shapes.ts", import.meta.url).pathname,
-    ],
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, err);
-  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), { splitter: true, coalescer: true });
+  const script = new URL("./_jit_shapes.ts", import.meta.url).pathname;
+  const { out } = await runScript(script, ["--v8-flags=--allow-natives-syntax"]);
+  assert.deepEqual(JSON.parse(out), { splitter: true, coalescer: true });
 });
