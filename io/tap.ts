@@ -285,6 +285,15 @@ export class TapDevice implements FrameDevice {
       }
       return this.#written;
     }
+    if (count === 1) {
+      // Nothing to join: written from where it lies with a zeroed header,
+      // as the coalescer would, without its code on a lone frame's path.
+      const vnet = bufs[0].front(VNET_HDR_LEN);
+      vnet.fill(0, 0, VNET_HDR_LEN);
+      const e = this.#writeRaw(vnet, VNET_HDR_LEN + lengths[0], 1);
+      if (e !== 0) this.#refused(e, lengths[0]);
+      return this.#written;
+    }
     const co = this.#coalescer!;
     const before = co.joined;
     for (let i = 0; i < count; i++) {
