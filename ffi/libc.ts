@@ -36,8 +36,6 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   /** ssize_t read(int fd, void *buf, size_t count) */
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
-  /** ssize_t readv(int fd, const struct iovec *iov, int iovcnt) */
-  readv: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t count) */
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** int ioctl(int fd, unsigned long request, void *arg): variadic in C; this

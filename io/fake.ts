@@ -17,7 +17,7 @@ import type { PacketBuffer } from "../core/packet.ts";
 import type { FrameDevice } from "./tap.ts";
 import type { Endpoint } from "../core/endpoint.ts";
 import type { SendFailure, SyncTransport, Transport } from "./transport.ts";
-import { READY_DEVICE, READY_SOCKET, type Waiter } from "./wait.ts";
+import type { Waiter } from "./wait.ts";
 
 /** A FrameDevice backed by two queues. */
 export class FakeDevice implements FrameDevice {
@@ -332,12 +332,6 @@ export class FakeWaiter implements Waiter {
   get ready(): number {
     const d = this.#device && this.device.toTunnel.length > 0 ? 1 : 0;
     return d + (this.transport.queued > 0 ? 1 : 0);
-  }
-
-  /** Which entries are ready now (see Waiter.readyMask). */
-  get readyMask(): number {
-    const d = this.#device && this.device.toTunnel.length > 0 ? READY_DEVICE : 0;
-    return d | (this.transport.queued > 0 ? READY_SOCKET : 0);
   }
 
   wait(timeoutMs: number): number {

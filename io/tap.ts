@@ -35,8 +35,7 @@ import {
   strerror,
 } from "../ffi/libc.ts";
 import type { PacketBuffer } from "../core/packet.ts";
-import { Arena, copyBytes } from "../core/arena.ts";
-import { SplitIovecs } from "./msghdr.ts";
+import { Arena } from "../core/arena.ts";
 import { SUPER_FRAME_BYTES, VNET_HDR_LEN } from "./vnet.ts";
 import { TsoSplitter } from "./tso.ts";
 import { Coalescer } from "./coalesce.ts";
@@ -91,12 +90,6 @@ export interface FrameDevice {
   readonly frontBytes?: number;
 }
 
-/** With offloads, a read goes into the batch buffer for up to this many
- * frame bytes (jumbo frames included), then on into the super-frame buffer:
- * a plain frame is sealed where it was read; a super-frame costs a copy of
- * this much to make it whole before it is cut. */
-const PLAIN_READ_BYTES = 9216;
-
 /** Options of {@linkcode TapDevice.open}. */
 export interface TapOptions {
   /** Where the device's buffers come from: the tunnel's arena (default:
@@ -128,8 +121,6 @@ export class TapDevice implements FrameDevice {
   readonly #super: Uint8Array<ArrayBuffer> | undefined;
   readonly #superView: DataView | undefined;
   readonly #splitter: TsoSplitter;
-  /** With offloads: where a read goes (the batch buffer, then #super). */
-  readonly #iovecs: SplitIovecs | undefined;
   readonly #coalescer: Coalescer | undefined;
   #written = 0;
   /** The counters this device adds to. */
@@ -159,7 +150,6 @@ export class TapDevice implements FrameDevice {
       const a = arena ?? new Arena(2 * (VNET_HDR_LEN + SUPER_FRAME_BYTES + 64));
       this.#super = a.alloc(VNET_HDR_LEN + SUPER_FRAME_BYTES);
       this.#superView = new DataView(this.#super.buffer, this.#super.byteOffset, this.#super.byteLength);
-      this.#iovecs = new SplitIovecs(VNET_HDR_LEN + PLAIN_READ_BYTES, this.#super);
       this.#coalescer = new Coalescer((bytes, length, frames) => this.#writeRaw(bytes, length, frames), a);
       this.#coalescer.onRefused = this.#refused;
     }
@@ -256,27 +246,17 @@ export class TapDevice implements FrameDevice {
     const src = this.#super!;
     const view = this.#superView!;
     const splitter = this.#splitter;
-    const iovs = this.#iovecs!;
     while (n < max) {
-      const b = bufs[n];
       if (splitter.remaining > 0) {
+        const b = bufs[n];
         lengths[n++] = splitter.next(b.payload, b.view, b.payloadAt);
         continue;
       }
-      // Into the batch buffer itself, going on in the super-frame buffer:
-      // a plain frame is then sealed where it was read, without a copy.
-      const front = b.front(VNET_HDR_LEN);
-      const r = c.readv(this.#fd, iovs.at(n, front), 2);
+      const r = c.read(this.#fd, src, big(src.length));
       if (r <= 0) {
         if (r < 0) this.#readFailed();
         break;
       }
-      const head = iovs.heads[n];
-      if (r <= head && splitter.finishPlain(front, b.view, b.payloadAt - VNET_HDR_LEN, 0, r)) {
-        lengths[n++] = r - VNET_HDR_LEN;
-        continue;
-      }
-      copyBytes(src, 0, front, 0, Math.min(r, head)); // the super-frame, whole
       if (!splitter.load(src, view, 0, 0, r)) this.#counts[DROP_UNCUTTABLE]++;
       else if (splitter.superFrame) this.#counts[TSO_SUPER_FRAMES]++;
     }
@@ -303,15 +283,6 @@ export class TapDevice implements FrameDevice {
         const e = this.#writeRaw(bufs[i].payload, lengths[i], 1);
         if (e !== 0) this.#refused(e, lengths[i]);
       }
-      return this.#written;
-    }
-    if (count === 1) {
-      // Nothing to join: written from where it lies with a zeroed header,
-      // as the coalescer would, without its code on a lone frame's path.
-      const vnet = bufs[0].front(VNET_HDR_LEN);
-      vnet.fill(0, 0, VNET_HDR_LEN);
-      const e = this.#writeRaw(vnet, VNET_HDR_LEN + lengths[0], 1);
-      if (e !== 0) this.#refused(e, lengths[0]);
       return this.#written;
     }
     const co = this.#coalescer!;

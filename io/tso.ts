@@ -72,31 +72,6 @@ export class TsoSplitter {
   }
 
   /**
-   * For a frame that needs no cutting: when the vnet header and frame at
-   * `src[offset, offset + length)` (`view` and `viewBase` as in
-   * {@linkcode load}) are a plain frame (GSO_NONE), completes its partial
-   * checksum in place, if it has one, and returns true; the frame is then
-   * ready where it lies. Else (a super-frame) changes nothing and returns
-   * false. Leaves the loaded frame, if any, alone.
-   */
-  finishPlain(src: Uint8Array, view: DataView, viewBase: number, offset: number, length: number): boolean {
-    if ((src[offset + 1] & ~Vnet.GSO_ECN) !== Vnet.GSO_NONE) return false;
-    if ((src[offset] & Vnet.F_NEEDS_CSUM) !== 0) {
-      const v = viewBase + offset;
-      const at = v + VNET_HDR_LEN + view.getUint16(v + 6, true);
-      this.#complete(view, at, v + length, view.getUint16(v + 8, true));
-    }
-    return true;
-  }
-
-  /** Writes the checksum over view bytes [at, end) at `at + csumOffset`,
-   * where the partial (pseudo-header) sum lies (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
-  #complete(view: DataView, at: number, end: number, csumOffset: number): void {
-    const sum = this.#sum(view, at, end);
-    view.setUint16(at + csumOffset, ~sum & 0xffff);
-  }
-
-  /**
    * Loads the vnet header and frame at `src[offset, offset + length)`.
    * `view` is a DataView over the same memory as `src`, in which `src[0]`
    * lies at view offset `viewBase`. Returns false for a super-frame it
@@ -120,7 +95,9 @@ export class TsoSplitter {
       this.#gso = false;
       this.#segments = 1;
       if ((flags & Vnet.F_NEEDS_CSUM) !== 0) {
-        this.#complete(view, viewBase + this.#start + csumStart, viewBase + this.#end, csumOffset);
+        const at = this.#start + csumStart;
+        const sum = this.#sum(view, viewBase + at, viewBase + this.#end);
+        view.setUint16(viewBase + at + csumOffset, ~sum & 0xffff);
       }
       return true;
     }

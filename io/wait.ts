@@ -101,12 +101,6 @@ export class PollSet {
     fds.forEach((fd, i) => (this.#words[2 * i] = fd));
   }
 
-  /** Whether entry `i` was found ready (readable, or in error) by the last
-   * {@linkcode wait} or {@linkcode park}: its revents. */
-  isReady(i: number): boolean {
-    return (this.#words[2 * i + 1] >>> 16) !== 0;
-  }
-
   /** Replaces the fd of entry `i`; a negative fd is ignored by poll(). */
   setFd(i: number, fd: number): void {
     this.#words[2 * i] = fd;
@@ -161,16 +155,7 @@ export interface Waiter {
    * Deno's runtime park, which is when it reads signals); resolves early
    * when an entry is readable. No other call until it has resolved. */
   park(timeoutMs: number): Promise<number>;
-  /** Which entries the last {@linkcode wait} found ready, when it returned
-   * more than 0: bit 0 ({@linkcode READY_DEVICE}) the device, bit 1
-   * ({@linkcode READY_SOCKET}) the socket. */
-  readonly readyMask: number;
 }
-
-/** {@linkcode Waiter.readyMask}: the device was ready. */
-export const READY_DEVICE = 1;
-/** {@linkcode Waiter.readyMask}: the socket was ready. */
-export const READY_SOCKET = 2;
 
 /** The {@linkcode Waiter} over a TAP's fd and a socket's fd (both owned by
  * the caller, who must not close them while a park is pending). */
@@ -194,10 +179,5 @@ export class PollWaiter implements Waiter {
 
   park(timeoutMs: number): Promise<number> {
     return this.#set.park(timeoutMs);
-  }
-
-  get readyMask(): number {
-    const set = this.#set;
-    return (set.isReady(0) ? READY_DEVICE : 0) | (set.isReady(1) ? READY_SOCKET : 0);
   }
 }

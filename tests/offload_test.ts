@@ -107,34 +107,6 @@ Deno.test("offload: a frame with a partial checksum and no GSO is completed", ()
   assert.equal(s.next(out, view(out), 0), 0);
 });
 
-Deno.test("offload: a plain frame is finished where it lies; a super-frame is left alone", () => {
-  const frame = tcpFrame({ seq: 1, payload: new Uint8Array(300).fill(3), partial: true });
-  // In a batch buffer as the TAP reads into it: vnet header in front of the
-  // payload, at view offset 5 (a buffer's own offsets).
-  const raw = new Uint8Array(5 + VNET_HDR_LEN + frame.length + 7);
-  const at = raw.subarray(5);
-  at[0] = Vnet.F_NEEDS_CSUM;
-  view(at).setUint16(6, 34, true);
-  view(at).setUint16(8, 16, true);
-  at.set(frame, VNET_HDR_LEN);
-  const s = new TsoSplitter();
-  assert.ok(s.finishPlain(at, view(raw), 5, 0, VNET_HDR_LEN + frame.length));
-  const done = at.subarray(VNET_HDR_LEN, VNET_HDR_LEN + frame.length);
-  assert.ok(checksumsValid(done), "the partial checksum is completed in place");
-  assert.notDeepEqual(done, frame);
-  assert.equal(s.remaining, 0, "nothing is loaded");
-  // Without a partial checksum: untouched.
-  const valid = done.slice();
-  at[0] = 0;
-  assert.ok(s.finishPlain(at, view(raw), 5, 0, VNET_HDR_LEN + frame.length));
-  assert.deepEqual(at.subarray(VNET_HDR_LEN, VNET_HDR_LEN + frame.length), valid);
-  // A super-frame needs cutting: false, and no byte changes.
-  const sf = superFrame(false, new Uint8Array(3000).fill(4), 1000);
-  const before = sf.slice();
-  assert.equal(s.finishPlain(sf, view(sf), 0, 0, sf.length), false);
-  assert.deepEqual(sf, before);
-});
-
 /** An Ethernet + IPv4 + UDP frame with a valid checksum. */
 function udpFrame(payload: Uint8Array, id: number): Uint8Array {
   const len = 14 + 20 + 8 + payload.length;

@@ -12,7 +12,7 @@ import type { Endpoint } from "../core/endpoint.ts";
 import type { PacketBuffer } from "../core/packet.ts";
 import { monotonicNs } from "../ffi/libc.ts";
 import { FakeDevice, FakeNetwork, type FakeTransport, FakeWaiter } from "../io/fake.ts";
-import { READY_DEVICE, READY_SOCKET, type Waiter } from "../io/wait.ts";
+import type { Waiter } from "../io/wait.ts";
 import { Tunnel, type TunnelEvents } from "../tunnel/loop.ts";
 import { IDLE_POLL_MS, PARK_MS, PARK_OVERDUE_MS, QUIET_MS } from "../tunnel/poll_driver.ts";
 import { PassEngine, PEER } from "./_pass_engine.ts";
@@ -88,9 +88,6 @@ function timed(r: () => ReturnType<typeof rig>, next: (now: number, sent: number
       // call), even when input came at once.
       await new Promise((resolve) => setImmediate(resolve));
       return ready;
-    },
-    get readyMask() {
-      return r().waiter.readyMask;
     },
   };
   return { waiter, parks };
@@ -208,55 +205,6 @@ Deno.test("poll driver: a park waits for a quiet spell, so the answer to a frame
   assert.ok(r.device.written.length >= 100, "the answers were forwarded");
 });
 
-Deno.test("poll driver: the pass after a wait reads only the side the wait found ready", async () => {
-  // A datagram every 10 ms (an echo request from the peer), and the TAP's
-  // answer 0.2 ms after each one reached it; what the driver does, in order.
-  const requests = every(() => r, 10, "datagram");
-  const answers: number[] = [];
-  let delivered = 0;
-  const t = timed(() => r, (now) => {
-    for (; delivered < r.device.written.length; delivered++) answers.push(now + 0.2e6);
-    const request = requests();
-    if (answers.length > 0 && answers[0] < request.at) {
-      return { at: answers[0], come: () => (answers.shift(), r.device.inject(new Uint8Array(60).fill(5))) };
-    }
-    return request;
-  });
-  const log: string[] = [];
-  const r = rig(1000, () => ({
-    watchDevice: (on) => t.waiter.watchDevice(on),
-    wait: (ms) => {
-      const n = t.waiter.wait(ms);
-      log.push(n > 0 ? `wait ${r.waiter.readyMask}` : "timeout");
-      return n;
-    },
-    park: (ms) => (log.push("park"), t.waiter.park(ms)),
-    get readyMask() {
-      return r.waiter.readyMask;
-    },
-  }));
-  const readFrames = r.device.readFrames.bind(r.device);
-  r.device.readFrames = (b, l, max) => (log.push("read"), readFrames(b, l, max));
-  const receiveNow = r.transport.receiveNow.bind(r.transport);
-  r.transport.receiveNow = (b, l, f) => (log.push("receive"), receiveNow(b, l, f));
-  const done = r.tunnel.run();
-  await until(() => r.engine.stats.txFrames >= 50);
-  r.tunnel.stop();
-  await done;
-  const after = (mask: number) => log.flatMap((e, i) => e === `wait ${mask}` ? [log[i + 1]] : []);
-  const socketOnly = after(READY_SOCKET);
-  const deviceOnly = after(READY_DEVICE);
-  assert.ok(
-    socketOnly.length >= 20 && deviceOnly.length >= 20,
-    `${socketOnly.length} and ${deviceOnly.length}`,
-  );
-  assert.deepEqual(new Set(socketOnly), new Set(["receive"]), "a datagram's wake: the TAP is not read first");
-  assert.deepEqual(new Set(deviceOnly), new Set(["read"]), "a frame's wake: read at once");
-  assert.ok(!deviceOnly.includes("receive") && log.includes("receive"));
-  assert.ok(r.device.written.length >= 50, "every request reached the TAP");
-  assert.ok(r.net.sent.filter((d) => d.from === LOCAL).length >= 50, "and every answer went out");
-});
-
 Deno.test("poll driver: traffic that never leaves a quiet spell still parks within PARK_OVERDUE_MS", async () => {
   assert.ok(QUIET_MS > 1);
   // A datagram every millisecond.
@@ -317,9 +265,6 @@ Deno.test("poll driver: stop() while parked ends the loop, and the socket is clo
       const n = await w.park(ms);
       closedWhenParkEnded.push(socket.t!.closed);
       return n;
-    },
-    get readyMask() {
-      return w.readyMask;
     },
   }));
   socket.t = r.transport;

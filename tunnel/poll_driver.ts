@@ -9,10 +9,6 @@
  *
  * - never between a frame and its answer: a frame that just woke the loop
  *   is forwarded first, and the answer too (the loop goes round again);
- * - the pass right after a wait reads only the side the wait found ready
- *   ({@linkcode Waiter.readyMask}): the other side's read would find
- *   nothing, and on cold caches its system call cost 2–8 µs before the
- *   frame that woke the loop (measured); every other pass reads both;
  * - under continuous load, about once a millisecond ({@linkcode YIELD_NS});
  * - when idle, only to park (a wait on another thread,
  *   {@linkcode Waiter.park}), every {@linkcode IDLE_POLL_MS}: Deno's
@@ -41,7 +37,7 @@
 
 import { setImmediate } from "node:timers";
 import type { SyncTransport } from "../io/transport.ts";
-import { READY_DEVICE, READY_SOCKET, type Waiter } from "../io/wait.ts";
+import type { Waiter } from "../io/wait.ts";
 import type { Forwarder } from "./forwarder.ts";
 
 /** The longest the loop blocks in one wait, and the longest it goes
@@ -128,27 +124,19 @@ export class PollDriver {
     // Whole ms from `at` to the next timer, at most `cap`; 0 when it is due.
     const msToTimer = (cap: number, at: number) =>
       Math.ceil(Math.min(cap, Math.max(0, (fw.nextTimerAt - at) / 1e6)));
-    // What the last wait found ready (Waiter.readyMask): the pass after it
-    // reads only that side; every other pass reads both.
-    let ready = READY_DEVICE | READY_SOCKET;
     while (!this.#stopping) {
       const now = clock();
       fw.runTimers(now);
       while (fw.nextControl(now)) {
         socket.sendNow(fw.control, fw.controlLength, 1, fw.controlTo!, fw.onSendFailure);
       }
-      const side = ready;
-      ready = READY_DEVICE | READY_SOCKET;
       // TAP → UDP
-      let read = 0;
-      if ((side & READY_DEVICE) !== 0) {
-        read = fw.sealBatch(now);
-        if (tx.out > 0) socket.sendNow(tx.outBufs, tx.outLengths, tx.out, fw.txTo, fw.onSendFailure);
-      }
+      const read = fw.sealBatch(now);
+      if (tx.out > 0) socket.sendNow(tx.outBufs, tx.outLengths, tx.out, fw.txTo, fw.onSendFailure);
       // UDP → TAP
-      let received = 0;
+      let received: number;
       try {
-        if ((side & READY_SOCKET) !== 0) received = socket.receiveNow(rx.bufs, rx.lengths, fw.rxFrom);
+        received = socket.receiveNow(rx.bufs, rx.lengths, fw.rxFrom);
       } catch (e) {
         await fw.receiveFailed(e);
         busySince = clock();
@@ -169,7 +157,6 @@ export class PollDriver {
             const quiet = msToTimer(QUIET_MS, idleAt);
             if (quiet <= 0) continue; // a timer is due: run it first
             if (waiter.wait(quiet) > 0) {
-              ready = waiter.readyMask;
               busySince = clock();
               continue; // something came: forward it; the park stays due
             }
@@ -180,14 +167,11 @@ export class PollDriver {
         }
         // Block until either is readable or the next timer is due.
         const wait = msToTimer(IDLE_POLL_MS, idleAt);
-        if (wait > 0) {
-          if (waiter.wait(wait) > 0) ready = waiter.readyMask;
-          else {
-            // Nothing came (a timeout, or a signal): let Deno's runtime park
-            // once, which is when it reads its own I/O, signals included.
-            await waiter.park(PARK_MS);
-            lastPark = clock();
-          }
+        if (wait > 0 && waiter.wait(wait) <= 0) {
+          // Nothing came (a timeout, or a signal): let Deno's runtime park
+          // once, which is when it reads its own I/O, signals included.
+          await waiter.park(PARK_MS);
+          lastPark = clock();
         }
         busySince = clock();
         continue; // a frame or a datagram is waiting: forward it at once
