@@ -58,6 +58,10 @@ export function tcpFrame(
   return f;
 }
 
+/** The TCP pseudo-header sum (RFC 9293 §3.1, RFC 8200 §8.1) of frame `f`,
+ * folded, for a TCP segment of `tcpLength` bytes. Written here apart from
+ * io/vnet.ts's pseudoSum on purpose: the tests check the splitter's and the
+ * coalescer's checksums against a sum that is not the code under test. */
 export function pseudoSum(f: Uint8Array, ipv6: boolean, tcpLength: number): number {
   const v = view(f);
   const a = ipv6 ? onesSum(v, 14 + 8, 14 + 40) : onesSum(v, 14 + 12, 14 + 20);
